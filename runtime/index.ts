@@ -1,0 +1,2 @@
+// The package root: every public name of multiloop is exported from here.
+export {};
