@@ -7,6 +7,7 @@
  * one-line delegation, so the code is found by its OS name, as in uvloop.
  */
 import { BaseEventLoop } from './base_events.js';
+import { _setLoopFactory } from './running.js';
 
 export class EventLoop extends BaseEventLoop {
   // --- executor (runtime/executor.ts) ---
@@ -21,3 +22,5 @@ export class EventLoop extends BaseEventLoop {
     super.close();
   }
 }
+
+_setLoopFactory(() => new EventLoop());

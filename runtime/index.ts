@@ -1,2 +1,13 @@
 // The package root: every public name of multiloop is exported from here.
-export {};
+export { EventLoop } from './event_loop.js';
+export { BaseEventLoop, type ExceptionContext, type ExceptionHandler } from './base_events.js';
+export { getEventLoop, getRunningLoop, newEventLoop, setEventLoop } from './events.js';
+export { Handle, TimerHandle } from './handles.js';
+export { Future, isFuture, type DoneCallback } from './futures.js';
+export { Task, currentTask, ensureFuture, type Coroutine } from './tasks.js';
+export {
+  ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gather, shield, sleep, wait, waitFor,
+  type Awaitable, type GatherOptions, type ReturnWhen, type WaitOptions,
+} from './task_functions.js';
+export { CancelledError, InvalidStateError, RuntimeError, TimeoutError } from './errors.js';
+export { logger, setLogger, type Logger } from './log.js';

@@ -1,0 +1,410 @@
+/**
+ * BaseEventLoop: the loop core — running, callbacks, timers, tasks, errors
+ * and debug — on one thread. I/O, the executor and signals live in their
+ * own modules and are reached through `EventLoop` (event_loop.ts).
+ *
+ * How an asyncio loop runs on Node. Node cannot block a thread, so one
+ * asyncio iteration (`_run_once`: drain the inbox hooks, move due timers to
+ * the ready queue, run the callbacks that were ready when the iteration
+ * began) runs from a Node task. Iterations chain through microtasks — which
+ * lets the coroutines woken in one iteration run before the next, as in
+ * asyncio — for at most `SLICE_SECONDS`; then the loop yields to Node's
+ * event loop with `setImmediate` so that I/O is never starved. An idle loop
+ * (nothing ready, no hook pending) costs nothing: it sleeps on one Node
+ * timer for its earliest deadline and is woken by `callSoon` and friends.
+ */
+import { performance } from 'node:perf_hooks';
+import { RuntimeError } from './errors.js';
+import { Future } from './futures.js';
+import { Handle, TimerHandle } from './handles.js';
+import { logger } from './log.js';
+import { ReadyQueue } from './ready_queue.js';
+import { _getRunningLoop, _setRunningLoop } from './running.js';
+import { Task, ensureFuture, type Coroutine } from './tasks.js';
+import { TimerQueue } from './timers.js';
+import { checkCallback, checkSeconds, type AnyCallback } from './validate.js';
+
+/** How long the loop runs iterations back to back before yielding to Node's I/O. */
+const SLICE_SECONDS = 0.002;
+/** Node's setTimeout clamps longer delays to 1 ms, so longer waits are taken in steps. */
+const MAX_NODE_DELAY_MS = 2 ** 31 - 1;
+
+export type ExceptionContext = Record<string, unknown> & { message: string; exception?: unknown };
+export type ExceptionHandler = (loop: BaseEventLoop, context: ExceptionContext) => void;
+
+export class BaseEventLoop {
+  /** Callbacks that run longer than this (seconds) are reported in debug mode. */
+  slowCallbackDuration = 0.1;
+
+  private readonly ready = new ReadyQueue<Handle>();
+  private readonly timers = new TimerQueue();
+  private iterationHooks: (() => boolean)[] = [];
+  private running = false;
+  private stopping = false;
+  private closed = false;
+  private debug = debugFromEnvironment();
+  private exceptionHandler: ExceptionHandler | null = null;
+  /** A pump (microtask or setImmediate) is queued. */
+  private pumpQueued = false;
+  /** True while `runOnce` runs, when scheduling needs no wake-up. */
+  private inIteration = false;
+  private sliceDeadline = 0;
+  private nodeTimer: NodeJS.Timeout | null = null;
+  private nodeTimerDeadline = Infinity;
+  /** Keeps the process (or worker thread) alive while runForever runs, as a blocked asyncio thread would. */
+  private keepAlive: NodeJS.Timeout | null = null;
+  private finishRun: (() => void) | null = null;
+
+  // ---------------------------------------------------------------- running
+
+  /** Runs until `stop()` is called; settles when the loop has stopped. Throws RuntimeError if closed or already running. */
+  runForever(): Promise<void> {
+    this._checkClosed();
+    if (this.running) throw new RuntimeError('This event loop is already running');
+    if (_getRunningLoop() !== null) throw new RuntimeError('Cannot run the event loop while another loop is running');
+    this.running = true;
+    _setRunningLoop(this);
+    this.keepAlive = setInterval(noop, MAX_NODE_DELAY_MS);
+    return new Promise<void>((resolve) => {
+      this.finishRun = resolve;
+      this.sliceDeadline = performance.now() / 1000 + SLICE_SECONDS;
+      this.queuePump(true);
+    });
+  }
+
+  /**
+   * Runs until `future` (or the Task made of a coroutine) is done, and
+   * settles with its result or rejects with its exception. Rejects with
+   * RuntimeError if the loop stops first.
+   */
+  runUntilComplete<T>(future: Future<T> | Coroutine<T>): Promise<T> {
+    this._checkClosed();
+    if (this.running) throw new RuntimeError('This event loop is already running');
+    const fut = ensureFuture(future, this);
+    const stopWhenDone = (): void => this.stop();
+    fut.addDoneCallback(stopWhenDone);
+    return this.runForever().then(() => {
+      fut.removeDoneCallback(stopWhenDone);
+      if (!fut.done()) throw new RuntimeError('Event loop stopped before Future completed.');
+      return fut.result();
+    });
+  }
+
+  /**
+   * Stops the loop after the current batch of callbacks: callbacks already
+   * scheduled when the loop stops run at the next `runForever`.
+   */
+  stop(): void {
+    this.stopping = true;
+    this._wakeup();
+  }
+
+  isRunning(): boolean {
+    return this.running;
+  }
+
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Closes the loop: drops pending callbacks and timers. Idempotent and
+   * irreversible; throws RuntimeError while the loop runs.
+   */
+  close(): void {
+    if (this.running) throw new RuntimeError('Cannot close a running event loop');
+    if (this.closed) return;
+    this.closed = true;
+    this.ready.clear();
+    this.timers.clear();
+    this.iterationHooks = [];
+    this.clearNodeTimer();
+  }
+
+  // ------------------------------------------------------------- scheduling
+
+  /** Schedules `callback(...args)` for the next iteration (FIFO). */
+  callSoon(callback: AnyCallback, ...args: unknown[]): Handle {
+    checkCallback(callback, 'callSoon');
+    this._checkClosed();
+    const handle = new Handle(callback, args, this, this.debug ? captureStack() : undefined);
+    this.ready.push(handle);
+    if (!this.inIteration) this._wakeup();
+    return handle;
+  }
+
+  /** `callSoon`, callable from any callback on this thread; cross-thread calls go through a LoopRef. */
+  callSoonThreadsafe(callback: AnyCallback, ...args: unknown[]): Handle {
+    return this.callSoon(callback, ...args);
+  }
+
+  /** Schedules `callback(...args)` `delay` seconds from now (a negative delay means now). */
+  callLater(delay: number, callback: AnyCallback, ...args: unknown[]): TimerHandle {
+    checkSeconds(delay, 'callLater', 'delay');
+    checkCallback(callback, 'callLater');
+    return this.schedule(this.time() + delay, callback, args);
+  }
+
+  /** Schedules `callback(...args)` at loop time `when` (the `time()` clock). */
+  callAt(when: number, callback: AnyCallback, ...args: unknown[]): TimerHandle {
+    checkSeconds(when, 'callAt', 'when');
+    checkCallback(callback, 'callAt');
+    return this.schedule(when, callback, args);
+  }
+
+  /** The loop's monotonic clock, in seconds. */
+  time(): number {
+    return performance.now() / 1000;
+  }
+
+  createFuture<T = unknown>(): Future<T> {
+    this._checkClosed();
+    return new Future<T>(this);
+  }
+
+  /** Wraps a coroutine (generator, async function, started promise) in a Task scheduled on this loop. */
+  createTask<T = unknown>(coro: Coroutine<T>): Task<T> {
+    this._checkClosed();
+    return new Task<T>(coro, this);
+  }
+
+  // ----------------------------------------------------------------- errors
+
+  setExceptionHandler(handler: ExceptionHandler | null): void {
+    if (handler !== null) checkCallback(handler, 'setExceptionHandler', 'handler');
+    this.exceptionHandler = handler;
+  }
+
+  getExceptionHandler(): ExceptionHandler | null {
+    return this.exceptionHandler;
+  }
+
+  /** Logs `context` through `logger.error`: the message, then every other key. */
+  defaultExceptionHandler(context: ExceptionContext): void {
+    const message = context.message || 'Unhandled exception in event loop';
+    const details: string[] = [];
+    for (const [key, value] of Object.entries(context)) {
+      if (key === 'message' || key === 'exception') continue;
+      details.push(`${key}: ${typeof value === 'string' ? value : String(value)}`);
+    }
+    const exception = context.exception;
+    const parts: unknown[] = [message];
+    if (details.length > 0) parts.push('\n' + details.join('\n'));
+    if (exception !== undefined) parts.push('\n', exception);
+    logger.error(...parts);
+  }
+
+  /** Passes `context` to the exception handler; never throws (a failing handler is reported by the default one). */
+  callExceptionHandler(context: ExceptionContext): void {
+    const handler = this.exceptionHandler;
+    if (handler === null) {
+      try {
+        this.defaultExceptionHandler(context);
+      } catch (exc) {
+        logger.error('Exception in default exception handler', exc);
+      }
+      return;
+    }
+    try {
+      handler(this, context);
+    } catch (exc) {
+      try {
+        this.defaultExceptionHandler({ message: 'Unhandled error in exception handler', exception: exc, context });
+      } catch (inner) {
+        logger.error('Exception in default exception handler while handling an unexpected error in the custom exception handler', inner);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ debug
+
+  getDebug(): boolean {
+    return this.debug;
+  }
+
+  setDebug(enabled: boolean): void {
+    this.debug = Boolean(enabled);
+  }
+
+  // ------------------------------------------------- hooks for I/O modules
+
+  /** @internal Throws RuntimeError if the loop is closed. */
+  _checkClosed(): void {
+    if (this.closed) throw new RuntimeError('Event loop is closed');
+  }
+
+  /**
+   * @internal Delivers a callback triggered by a Node I/O event: now if the
+   * loop runs (exceptions to the handler), else queued in order for the
+   * next run (asyncio runs nothing while its loop is stopped).
+   */
+  _callIo(fn: AnyCallback, ...args: unknown[]): void {
+    if (this.closed) {
+      if (this.debug) logger.warn(`I/O callback ${fn.name || '<anonymous>'}() dropped: the loop is closed`);
+      return;
+    }
+    if (!this.running || this.ready.length > 0) {
+      // Queued callbacks from a stopped period must not be overtaken.
+      this.callSoon(fn, ...args);
+      return;
+    }
+    try {
+      fn(...args);
+    } catch (exception) {
+      this.callExceptionHandler({ message: `Exception in I/O callback ${fn.name || '<anonymous>'}()`, exception });
+    }
+  }
+
+  /** @internal `hook` runs at the start of every iteration; it returns true while it has work pending. */
+  _addIterationHook(hook: () => boolean): () => void {
+    this._checkClosed();
+    this.iterationHooks = [...this.iterationHooks, hook];
+    this._wakeup();
+    return () => {
+      this.iterationHooks = this.iterationHooks.filter((h) => h !== hook);
+    };
+  }
+
+  /** @internal Makes an idle running loop run an iteration soon. */
+  _wakeup(): void {
+    if (!this.running || this.pumpQueued || this.inIteration) return;
+    this.queuePump(false);
+  }
+
+  /** @internal Called by TimerHandle.cancel(). */
+  _timerCancelled(_handle: TimerHandle): void {
+    this.timers.noteCancelled();
+  }
+
+  // -------------------------------------------------------------- internals
+
+  private schedule(when: number, callback: AnyCallback, args: unknown[]): TimerHandle {
+    this._checkClosed();
+    const timer = new TimerHandle(when, callback, args, this, this.debug ? captureStack() : undefined);
+    this.timers.push(timer);
+    if (!this.inIteration && when < this.nodeTimerDeadline) this._wakeup();
+    return timer;
+  }
+
+  /**
+   * Queues the next pump. Within the current slice, a microtask keeps
+   * iterations back to back; past it, setImmediate lets Node's I/O in.
+   */
+  private queuePump(sameSlice: boolean): void {
+    this.pumpQueued = true;
+    if (sameSlice || performance.now() / 1000 < this.sliceDeadline) queueMicrotask(this.pump);
+    else setImmediate(this.pumpNewSlice);
+  }
+
+  private readonly pumpNewSlice = (): void => {
+    this.sliceDeadline = performance.now() / 1000 + SLICE_SECONDS;
+    this.pump();
+  };
+
+  private readonly pump = (): void => {
+    this.pumpQueued = false;
+    if (!this.running) return;
+    this.runOnce();
+    if (this.stopping) {
+      this.endRun();
+    } else if (this.ready.length > 0 || this.hooksPending) {
+      this.queuePump(false);
+    } else {
+      this.armNodeTimer(this.timers.nextDeadline());
+    }
+  };
+
+  private hooksPending = false;
+
+  /** One asyncio iteration: inbox hooks, due timers, then the callbacks ready when it began. */
+  private runOnce(): void {
+    this.inIteration = true;
+    try {
+      let pending = false;
+      for (const hook of this.iterationHooks) {
+        try {
+          if (hook()) pending = true;
+        } catch (exception) {
+          this.callExceptionHandler({ message: 'Exception in loop iteration hook', exception });
+        }
+      }
+      this.hooksPending = pending;
+      if (this.timers.size > 0) {
+        const ready = this.ready;
+        this.timers.popDue(this.time(), (timer) => ready.push(timer));
+      }
+      const count = this.ready.length;
+      if (this.debug) this.runReadyTimed(count);
+      else this.runReady(count);
+    } finally {
+      this.inIteration = false;
+    }
+  }
+
+  private runReady(count: number): void {
+    const ready = this.ready;
+    for (let i = 0; i < count; i++) {
+      const handle = ready.shift();
+      if (!handle._cancelled) handle._run();
+    }
+  }
+
+  private runReadyTimed(count: number): void {
+    const ready = this.ready;
+    for (let i = 0; i < count; i++) {
+      const handle = ready.shift();
+      if (handle._cancelled) continue;
+      const start = this.time();
+      handle._run();
+      const elapsed = this.time() - start;
+      if (elapsed >= this.slowCallbackDuration) {
+        logger.warn(`Executing ${handle} took ${elapsed.toFixed(3)} seconds`, handle._sourceTraceback ?? '');
+      }
+    }
+  }
+
+  private armNodeTimer(deadline: number): void {
+    if (deadline === this.nodeTimerDeadline) return;
+    this.clearNodeTimer();
+    if (deadline === Infinity) return;
+    const delayMs = Math.min(MAX_NODE_DELAY_MS, Math.max(0, Math.ceil((deadline - this.time()) * 1000)));
+    this.nodeTimerDeadline = deadline;
+    this.nodeTimer = setTimeout(this.onNodeTimer, delayMs);
+  }
+
+  private readonly onNodeTimer = (): void => {
+    this.nodeTimer = null;
+    this.nodeTimerDeadline = Infinity;
+    if (!this.running || this.pumpQueued) return;
+    this.pumpNewSlice();
+  };
+
+  private clearNodeTimer(): void {
+    if (this.nodeTimer !== null) clearTimeout(this.nodeTimer);
+    this.nodeTimer = null;
+    this.nodeTimerDeadline = Infinity;
+  }
+
+  private endRun(): void {
+    this.running = false;
+    this.stopping = false;
+    this.hooksPending = false;
+    _setRunningLoop(null);
+    this.clearNodeTimer();
+    if (this.keepAlive !== null) clearInterval(this.keepAlive);
+    this.keepAlive = null;
+    const finish = this.finishRun;
+    this.finishRun = null;
+    finish?.();
+  }
+}
+
+function debugFromEnvironment(): boolean {
+  return Boolean(process.env.PYTHONASYNCIODEBUG || process.env.MULTILOOP_DEBUG);
+}
+
+function captureStack(): string {
+  return (new Error().stack ?? '').split('\n').slice(3).join('\n');
+}
+
+function noop(): void {}

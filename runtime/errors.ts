@@ -1,0 +1,27 @@
+/**
+ * The exceptions of asyncio that multiloop users catch by class.
+ *
+ * Each sets `name` so that logs and `String(err)` say which one it is even
+ * after the error has crossed a thread (structured clone keeps only
+ * `name`, `message` and `stack`).
+ */
+
+/** Misuse of loop state: running a running loop, using a closed loop, ... */
+export class RuntimeError extends Error {
+  override name = 'RuntimeError';
+}
+
+/** A Future operation that its state does not allow (result of a pending future, setting a done one). */
+export class InvalidStateError extends Error {
+  override name = 'InvalidStateError';
+}
+
+/** The operation was cancelled; raised at a Task's await point by `Task.cancel()`. */
+export class CancelledError extends Error {
+  override name = 'CancelledError';
+}
+
+/** A deadline passed: `waitFor` and friends. */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}

@@ -1,0 +1,54 @@
+/**
+ * Which loop is running, and which is current, on this thread.
+ *
+ * Module state is per thread in Node (each worker evaluates its own copy),
+ * which is exactly asyncio's per-thread policy. Kept apart from the loop
+ * classes so that futures and tasks can find a default loop without
+ * importing the loop (that would be an import cycle).
+ */
+import { RuntimeError } from './errors.js';
+
+/** The part of a loop that futures and tasks use; the loop classes implement it. */
+export interface LoopCore {
+  callSoon(callback: (...args: any[]) => unknown, ...args: unknown[]): unknown;
+  callLater(delay: number, callback: (...args: any[]) => unknown, ...args: unknown[]): { cancel(): void };
+  callExceptionHandler(context: Record<string, unknown>): void;
+  createTask<T>(coro: unknown): PromiseLike<T>;
+  getDebug(): boolean;
+  isClosed(): boolean;
+  time(): number;
+}
+
+let runningLoop: LoopCore | null = null;
+let currentLoop: LoopCore | null = null;
+let makeLoop: (() => LoopCore) | null = null;
+
+/** @internal Set by the loop while it runs; null when it stops. */
+export function _setRunningLoop(loop: LoopCore | null): void {
+  runningLoop = loop;
+}
+
+/** @internal Registered by event_loop.ts: how getEventLoop() makes a loop. */
+export function _setLoopFactory(factory: () => LoopCore): void {
+  makeLoop = factory;
+}
+
+/** The loop running on this thread, or null. */
+export function _getRunningLoop(): LoopCore | null {
+  return runningLoop;
+}
+
+/** The running loop, else this thread's current loop, created on first use. */
+export function _currentLoop(): LoopCore {
+  if (runningLoop !== null) return runningLoop;
+  if (currentLoop === null) {
+    if (makeLoop === null) throw new RuntimeError('no event loop class registered');
+    currentLoop = makeLoop();
+  }
+  return currentLoop;
+}
+
+/** Makes `loop` this thread's current loop (null clears it). */
+export function _setCurrentLoop(loop: LoopCore | null): void {
+  currentLoop = loop;
+}

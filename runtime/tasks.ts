@@ -1,0 +1,202 @@
+/**
+ * Task: a Future that drives a coroutine on its loop.
+ *
+ * A coroutine is one of the three forms of API.md:
+ * - a generator object yielding Futures (asyncio's `yield from`): the task
+ *   steps it from loop callbacks and knows exactly which future it waits on;
+ * - an async function not yet called: the task calls it inside its own
+ *   async context, so that the futures it awaits, however deep the call
+ *   chain, are attributed to this task (`AsyncLocalStorage`);
+ * - an already-started Promise (or thenable): the task mirrors its outcome.
+ *
+ * `cancel()` raises CancelledError at the coroutine's current await point;
+ * a coroutine that catches it and returns normally finishes with its
+ * result, not cancelled. A started Promise cannot be interrupted: its task
+ * ends as cancelled at once and the promise runs on, detached.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { CancelledError, RuntimeError } from './errors.js';
+import { Future, _setAwaitHook, isFuture } from './futures.js';
+import { _currentLoop, type LoopCore } from './running.js';
+import { describe } from './validate.js';
+
+/** The three coroutine forms a Task accepts. */
+export type Coroutine<T> =
+  | Generator<unknown, T, any>
+  | (() => Promise<T> | T)
+  | PromiseLike<T>;
+
+const taskContext = new AsyncLocalStorage<Task<unknown>>();
+let steppingTask: Task<unknown> | null = null;
+
+// Every future an async-function task awaits passes through here (Future.then).
+_setAwaitHook((future) => {
+  const task = taskContext.getStore();
+  if (task === undefined || task.done() || future === task) return;
+  task._awaiting(future);
+});
+
+export class Task<T = unknown> extends Future<T> {
+  private generator: Generator<unknown, T, any> | null = null;
+  private waiter: Future<unknown> | null = null;
+  private mustCancel = false;
+  private pendingCancelMessage: string | undefined = undefined;
+  private readonly detached: boolean;
+
+  constructor(coro: Coroutine<T>, loop?: LoopCore) {
+    super(loop ?? _currentLoop());
+    if (isGenerator(coro)) {
+      this.generator = coro;
+      this.detached = false;
+      this._loop.callSoon(this.stepGenerator, undefined, undefined);
+    } else if (typeof coro === 'function') {
+      this.detached = false;
+      this._loop.callSoon(this.startAsync, coro);
+    } else if (isThenable(coro)) {
+      this.detached = true;
+      coro.then(
+        (value) => this.finish(value),
+        (error) => this.fail(error),
+      );
+    } else {
+      throw new TypeError(`Task: coro must be a generator, an async function or a promise, got ${describe(coro)}`);
+    }
+  }
+
+  /**
+   * Requests cancellation: the awaited future is cancelled, which raises
+   * CancelledError in the coroutine at its await point. Returns false if
+   * the task is already done.
+   */
+  override cancel(msg?: string): boolean {
+    if (this.done()) return false;
+    if (this.detached) return super.cancel(msg);
+    if (this.waiter !== null && this.waiter.cancel(msg)) return true;
+    this.mustCancel = true;
+    this.pendingCancelMessage = msg;
+    return true;
+  }
+
+  /** @internal The future the coroutine now waits on (from the await hook). */
+  _awaiting(future: Future<unknown>): void {
+    this.waiter = future;
+    if (this.mustCancel && future.cancel(this.pendingCancelMessage)) this.mustCancel = false;
+  }
+
+  private readonly startAsync = (fn: () => Promise<T> | T): void => {
+    let outcome: Promise<T> | T;
+    try {
+      outcome = taskContext.run(this as Task<unknown>, fn);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    Promise.resolve(outcome).then(
+      (value) => this.finish(value),
+      (error) => this.fail(error),
+    );
+  };
+
+  private readonly stepGenerator = (value: unknown, error: unknown): void => {
+    if (this.done()) return;
+    if (this.mustCancel) {
+      error = new CancelledError(this.pendingCancelMessage ?? '');
+      this.mustCancel = false;
+    }
+    this.waiter = null;
+    const previous = steppingTask;
+    steppingTask = this as Task<unknown>;
+    let step: IteratorResult<unknown, T>;
+    try {
+      step = error !== undefined ? this.generator!.throw(error) : this.generator!.next(value);
+    } catch (exc) {
+      this.fail(exc);
+      return;
+    } finally {
+      steppingTask = previous;
+    }
+    if (step.done) {
+      this.finish(step.value);
+      return;
+    }
+    this.waitOn(step.value);
+  };
+
+  private waitOn(yielded: unknown): void {
+    if (yielded === undefined || yielded === null) {
+      // A bare `yield` gives the other callbacks one iteration, like asyncio's sleep(0).
+      this._loop.callSoon(this.stepGenerator, undefined, undefined);
+      return;
+    }
+    let future: Future<unknown>;
+    if (isFuture(yielded)) {
+      future = yielded;
+    } else if (isThenable(yielded)) {
+      future = new Task(yielded, this._loop);
+    } else {
+      const error = new RuntimeError(`Task got bad yield: ${describe(yielded)} (yield a Future or a Promise)`);
+      this._loop.callSoon(this.stepGenerator, undefined, error);
+      return;
+    }
+    if (future._loop !== this._loop) {
+      const error = new RuntimeError(`Task ${this} got a Future attached to a different loop`);
+      this._loop.callSoon(this.stepGenerator, undefined, error);
+      return;
+    }
+    this.waiter = future;
+    future.addDoneCallback(this.wakeUp);
+    if (this.mustCancel && future.cancel(this.pendingCancelMessage)) this.mustCancel = false;
+  }
+
+  private readonly wakeUp = (future: Future<unknown>): void => {
+    if (future.cancelled()) {
+      this.stepGenerator(undefined, future.cancelledError());
+      return;
+    }
+    const error = future.exception();
+    if (error !== null) this.stepGenerator(undefined, error);
+    else this.stepGenerator(future._result, undefined);
+  };
+
+  // A loop closed under a running coroutine can no longer run callbacks: the
+  // outcome has nobody left to observe it.
+  private finish(value: T): void {
+    if (this.done() || this._loop.isClosed()) return;
+    if (this.mustCancel) super.cancel(this.pendingCancelMessage);
+    else this.setResult(value);
+  }
+
+  private fail(error: unknown): void {
+    if (this.done() || this._loop.isClosed()) return;
+    if (error instanceof CancelledError) super.cancel(error.message || this.pendingCancelMessage);
+    else this.setException(error);
+  }
+}
+
+/** The task whose coroutine is running now on this thread, or null. */
+export function currentTask(): Task<unknown> | null {
+  return steppingTask ?? taskContext.getStore() ?? null;
+}
+
+/**
+ * Wraps `x` in a Future of `loop`: a Future is returned as is, a coroutine
+ * (generator, async function, started Promise) becomes a Task.
+ */
+export function ensureFuture<T>(x: Future<T> | Coroutine<T>, loop?: LoopCore): Future<T> {
+  if (isFuture(x)) {
+    if (loop !== undefined && x._loop !== loop) throw new RangeError('ensureFuture: x is attached to a different loop than loop');
+    return x as Future<T>;
+  }
+  if (isGenerator(x) || typeof x === 'function' || isThenable(x)) {
+    return (loop ?? _currentLoop()).createTask<T>(x) as unknown as Future<T>;
+  }
+  throw new TypeError(`ensureFuture: x must be a Future, a generator, an async function or a promise, got ${describe(x)}`);
+}
+
+function isGenerator(x: unknown): x is Generator<unknown, any, any> {
+  return typeof x === 'object' && x !== null && typeof (x as Generator).next === 'function' && typeof (x as Generator).throw === 'function';
+}
+
+function isThenable(x: unknown): x is PromiseLike<any> {
+  return (typeof x === 'object' || typeof x === 'function') && x !== null && typeof (x as PromiseLike<unknown>).then === 'function';
+}
