@@ -1,0 +1,72 @@
+#include "napi_util.h"
+
+#include <uv.h>
+
+#include <string>
+
+namespace multiloop {
+
+napi_value ThrowErrno(napi_env env, const char* syscall, int err) {
+  // libuv's names are the errno names on UNIX (uv error = -errno), which is
+  // exactly what Node puts in `code`.
+  const char* code = uv_err_name(-err);
+  std::string message = std::string(syscall) + " " + code;
+  napi_value js_code, js_message, error, js_errno, js_syscall;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &js_code);
+  napi_create_string_utf8(env, message.c_str(), message.size(), &js_message);
+  napi_create_error(env, js_code, js_message, &error);
+  napi_create_int32(env, -err, &js_errno);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &js_syscall);
+  napi_set_named_property(env, error, "errno", js_errno);
+  napi_set_named_property(env, error, "syscall", js_syscall);
+  napi_throw(env, error);
+  return nullptr;
+}
+
+napi_value ThrowType(napi_env env, const char* message) {
+  napi_throw_type_error(env, nullptr, message);
+  return nullptr;
+}
+
+bool ArgInt32(napi_env env, napi_value v, const char* name, int32_t* out) {
+  napi_valuetype type;
+  napi_typeof(env, v, &type);
+  if (type != napi_number) {
+    std::string message = std::string(name) + " must be a number";
+    ThrowType(env, message.c_str());
+    return false;
+  }
+  napi_get_value_int32(env, v, out);
+  return true;
+}
+
+bool ArgBytes(napi_env env, napi_value v, const char* name, uint8_t** data, size_t* len) {
+  bool is_typed = false;
+  napi_is_typedarray(env, v, &is_typed);
+  napi_typedarray_type type = napi_int8_array;
+  if (is_typed) {
+    void* raw = nullptr;
+    napi_get_typedarray_info(env, v, &type, len, &raw, nullptr, nullptr);
+    *data = static_cast<uint8_t*>(raw);
+  }
+  if (!is_typed || type != napi_uint8_array) {
+    std::string message = std::string(name) + " must be a Uint8Array or Buffer";
+    ThrowType(env, message.c_str());
+    return false;
+  }
+  return true;
+}
+
+void SetMethod(napi_env env, napi_value exports, const char* name, napi_callback fn) {
+  napi_value value;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &value);
+  napi_set_named_property(env, exports, name, value);
+}
+
+void SetInt(napi_env env, napi_value target, const char* name, int32_t value) {
+  napi_value js;
+  napi_create_int32(env, value, &js);
+  napi_set_named_property(env, target, name, js);
+}
+
+}  // namespace multiloop

@@ -1,0 +1,35 @@
+// Small helpers shared by the addon's translation units: argument reading
+// with TypeErrors that name the argument, and Node-style system errors.
+#pragma once
+
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+namespace multiloop {
+
+// Throws an Error shaped like Node's system errors: message "<syscall> <CODE>",
+// `code` ('ECONNREFUSED', ...), `errno` (negative, as libuv and Node report
+// it) and `syscall`. Returns nullptr so callers can `return ThrowErrno(...)`.
+napi_value ThrowErrno(napi_env env, const char* syscall, int err);
+
+// Throws a TypeError with `message`; returns nullptr.
+napi_value ThrowType(napi_env env, const char* message);
+
+// Reads argument `i` as an int32; on failure throws a TypeError naming `name`.
+bool ArgInt32(napi_env env, napi_value v, const char* name, int32_t* out);
+
+// Reads argument as a writable byte range (any Uint8Array, Buffer included).
+bool ArgBytes(napi_env env, napi_value v, const char* name, uint8_t** data, size_t* len);
+
+// Registers `fn` on `exports` under `name`.
+void SetMethod(napi_env env, napi_value exports, const char* name, napi_callback fn);
+
+// Registers an int32 property on `target`.
+void SetInt(napi_env env, napi_value target, const char* name, int32_t value);
+
+// Defined in poll_watch.cc and syscalls.cc: add their functions to exports.
+void InitPollWatch(napi_env env, napi_value exports);
+void InitSyscalls(napi_env env, napi_value exports);
+
+}  // namespace multiloop

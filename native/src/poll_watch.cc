@@ -1,0 +1,233 @@
+// PollWatch: one uv_poll_t on the calling thread's libuv loop, watching one
+// fd for readability and/or writability without reading from it.
+//
+// Lifetime rules, each learned the hard way:
+// - A poll handle still open when its environment is torn down (process exit,
+//   worker.terminate()) aborts Node, and a synchronous cleanup hook runs too
+//   late to close it; so every watch registers an *async* cleanup hook that
+//   starts uv_close, and the close callback removes the hook.
+// - The C struct is shared by libuv (until the close callback) and by the JS
+//   External that names it (until it is finalized); it is freed when both are
+//   done with it, so a stale External can never reach freed memory.
+// - napi_make_callback with an undefined receiver crashes: the dispatcher is
+//   called with a real object as `this`.
+// - uv_poll_t is allocated with uv_handle_size() at run time rather than
+//   sizeof, so the binary does not depend on the struct layout of the libuv
+//   headers it was compiled against.
+#include <stdlib.h>
+#include <uv.h>
+
+#include "napi_util.h"
+
+namespace multiloop {
+namespace {
+
+// Per-environment state: the JS function every poll event is delivered to.
+struct PollDispatch {
+  napi_ref function = nullptr;
+  napi_ref receiver = nullptr;
+  napi_async_context context = nullptr;
+};
+
+struct PollWatch {
+  napi_env env;
+  uv_poll_t* handle;
+  int32_t id;
+  napi_async_cleanup_hook_handle cleanup_hook;
+  bool closing;
+  bool handle_closed;
+  bool external_finalized;
+};
+
+void FreeDispatch(napi_env env, void* data, void*) {
+  PollDispatch* dispatch = static_cast<PollDispatch*>(data);
+  if (dispatch->function) napi_delete_reference(env, dispatch->function);
+  if (dispatch->receiver) napi_delete_reference(env, dispatch->receiver);
+  if (dispatch->context) napi_async_destroy(env, dispatch->context);
+  delete dispatch;
+}
+
+void OnHandleClosed(uv_handle_t* handle) {
+  PollWatch* watch = static_cast<PollWatch*>(handle->data);
+  napi_remove_async_cleanup_hook(watch->cleanup_hook);
+  free(handle);
+  watch->handle = nullptr;
+  watch->handle_closed = true;
+  if (watch->external_finalized) delete watch;
+}
+
+void BeginClose(PollWatch* watch) {
+  if (watch->closing) return;
+  watch->closing = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(watch->handle), OnHandleClosed);
+}
+
+void OnEnvironmentCleanup(napi_async_cleanup_hook_handle, void* data) {
+  BeginClose(static_cast<PollWatch*>(data));
+}
+
+void OnExternalFinalized(napi_env, void* data, void*) {
+  PollWatch* watch = static_cast<PollWatch*>(data);
+  watch->external_finalized = true;
+  if (watch->handle_closed) {
+    delete watch;
+  } else {
+    BeginClose(watch);
+  }
+}
+
+void OnPollEvent(uv_poll_t* handle, int status, int events) {
+  PollWatch* watch = static_cast<PollWatch*>(handle->data);
+  napi_env env = watch->env;
+  PollDispatch* dispatch = nullptr;
+  napi_get_instance_data(env, reinterpret_cast<void**>(&dispatch));
+  if (dispatch == nullptr || dispatch->function == nullptr) return;
+
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value function, receiver, argv[3], result;
+  napi_get_reference_value(env, dispatch->function, &function);
+  napi_get_reference_value(env, dispatch->receiver, &receiver);
+  napi_create_int32(env, watch->id, &argv[0]);
+  napi_create_int32(env, status, &argv[1]);
+  napi_create_int32(env, events, &argv[2]);
+  napi_status call = napi_make_callback(env, dispatch->context, receiver, function, 3, argv, &result);
+  if (call == napi_pending_exception) {
+    // The dispatcher routes user errors to the loop's exception handler; an
+    // exception here is a bug in it, and must not vanish.
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+bool ArgWatch(napi_env env, napi_value value, PollWatch** out) {
+  napi_valuetype type;
+  napi_typeof(env, value, &type);
+  void* data = nullptr;
+  if (type != napi_external || napi_get_value_external(env, value, &data) != napi_ok) {
+    ThrowType(env, "watch must be a value returned by pollOpen()");
+    return false;
+  }
+  *out = static_cast<PollWatch*>(data);
+  if ((*out)->closing) {
+    napi_throw_error(env, "ERR_POLL_CLOSED", "the poll watch is closed");
+    return false;
+  }
+  return true;
+}
+
+// pollInit(dispatch): every event of every watch of this thread is delivered
+// as dispatch(id, status, events); status < 0 is a libuv error (the handle
+// has then been stopped by libuv).
+napi_value PollInit(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &type);
+  if (type != napi_function) return ThrowType(env, "dispatch must be a function");
+
+  PollDispatch* dispatch = nullptr;
+  napi_get_instance_data(env, reinterpret_cast<void**>(&dispatch));
+  if (dispatch == nullptr) {
+    dispatch = new PollDispatch();
+    napi_value receiver, name;
+    napi_create_object(env, &receiver);
+    napi_create_reference(env, receiver, 1, &dispatch->receiver);
+    napi_create_string_utf8(env, "multiloop.poll", NAPI_AUTO_LENGTH, &name);
+    napi_async_init(env, receiver, name, &dispatch->context);
+    napi_set_instance_data(env, dispatch, FreeDispatch, nullptr);
+  } else if (dispatch->function) {
+    napi_delete_reference(env, dispatch->function);
+  }
+  napi_create_reference(env, argv[0], 1, &dispatch->function);
+  return nullptr;
+}
+
+// pollOpen(fd, id) -> watch: an unreferenced (does not keep the thread alive),
+// stopped poll handle on the calling thread's loop.
+napi_value PollOpen(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t fd, id;
+  if (argc < 2 || !ArgInt32(env, argv[0], "fd", &fd) || !ArgInt32(env, argv[1], "id", &id)) return nullptr;
+
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    napi_throw_error(env, nullptr, "no libuv loop for this thread");
+    return nullptr;
+  }
+  uv_poll_t* handle = static_cast<uv_poll_t*>(malloc(uv_handle_size(UV_POLL)));
+  if (handle == nullptr) return ThrowErrno(env, "uv_poll_init", ENOMEM);
+  // uv_poll_init refuses (EEXIST) an fd that another handle of this loop owns,
+  // and (EPERM) an fd epoll cannot watch, such as a regular file.
+  int err = uv_poll_init(loop, handle, fd);
+  if (err != 0) {
+    free(handle);
+    return ThrowErrno(env, "uv_poll_init", -err);
+  }
+  uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+
+  PollWatch* watch = new PollWatch{env, handle, id, nullptr, false, false, false};
+  handle->data = watch;
+  napi_add_async_cleanup_hook(env, OnEnvironmentCleanup, watch, &watch->cleanup_hook);
+  napi_value external;
+  napi_create_external(env, watch, OnExternalFinalized, nullptr, &external);
+  return external;
+}
+
+// pollStart(watch, events): watch for UV_READABLE and/or UV_WRITABLE; events
+// replaces the previous mask.
+napi_value PollStart(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  PollWatch* watch;
+  int32_t events;
+  if (argc < 2 || !ArgWatch(env, argv[0], &watch) || !ArgInt32(env, argv[1], "events", &events)) return nullptr;
+  int err = uv_poll_start(watch->handle, events, OnPollEvent);
+  if (err != 0) return ThrowErrno(env, "uv_poll_start", -err);
+  return nullptr;
+}
+
+// pollStop(watch): no more events until the next pollStart.
+napi_value PollStop(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  PollWatch* watch;
+  if (argc < 1 || !ArgWatch(env, argv[0], &watch)) return nullptr;
+  uv_poll_stop(watch->handle);
+  return nullptr;
+}
+
+// pollClose(watch): stops and releases the handle; no event is delivered
+// after this call. Closing twice is a no-op.
+napi_value PollClose(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  void* data = nullptr;
+  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    return ThrowType(env, "watch must be a value returned by pollOpen()");
+  }
+  BeginClose(static_cast<PollWatch*>(data));
+  return nullptr;
+}
+
+}  // namespace
+
+void InitPollWatch(napi_env env, napi_value exports) {
+  SetMethod(env, exports, "pollInit", PollInit);
+  SetMethod(env, exports, "pollOpen", PollOpen);
+  SetMethod(env, exports, "pollStart", PollStart);
+  SetMethod(env, exports, "pollStop", PollStop);
+  SetMethod(env, exports, "pollClose", PollClose);
+  SetInt(env, exports, "UV_READABLE", UV_READABLE);
+  SetInt(env, exports, "UV_WRITABLE", UV_WRITABLE);
+}
+
+}  // namespace multiloop
