@@ -17,6 +17,8 @@ export interface LoopCore {
   getDebug(): boolean;
   isClosed(): boolean;
   time(): number;
+  /** True while the loop runs the callbacks of an iteration (never true inside a microtask). */
+  _inIteration(): boolean;
 }
 
 let runningLoop: LoopCore | null = null;
