@@ -11,3 +11,10 @@ export {
 } from './task_functions.js';
 export { CancelledError, InvalidStateError, RuntimeError, TimeoutError } from './errors.js';
 export { logger, setLogger, type Logger } from './log.js';
+export { BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol, type ProtocolFactory } from './protocols.js';
+export type {
+  Address, BaseTransport, DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport,
+} from './transports.js';
+export { StreamTransport, type ConnectionOptions } from './tcp.js';
+export { Server, ServerSocket, type ServerOptions, type UnixServerOptions } from './servers.js';
+export type { UnixConnectionOptions } from './unix.js';

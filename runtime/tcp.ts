@@ -1,0 +1,451 @@
+/**
+ * The stream transport (over a Node stream: a TCP, UNIX or TLS `net.Socket`,
+ * or a pipe) and `createConnection`.
+ */
+import dns from 'node:dns';
+import net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import tls from 'node:tls';
+import type { BaseEventLoop } from './base_events.js';
+import { RuntimeError } from './errors.js';
+import type { Protocol, ProtocolFactory } from './protocols.js';
+import { checkSsl, clientTls, tlsAccept, tlsConnect, tlsExtra, type ClientTls, type SslOption } from './tls.js';
+import { addressTuple, checkBytes, FlowControlTransport, type Transport } from './transports.js';
+
+/** Which halves a stream transport uses, and whether a received EOF may leave it half-open. */
+export interface StreamMode {
+  readable: boolean;
+  writable: boolean;
+  halfOpen: boolean;
+}
+
+const SOCKET_MODE: StreamMode = { readable: true, writable: true, halfOpen: true };
+
+/**
+ * asyncio's stream transport over a Node stream. Guarantees: the protocol's
+ * `connectionMade` runs first, then `dataReceived` in order, `eofReceived`
+ * at most once, and `connectionLost` exactly once, all through the loop.
+ */
+export class StreamTransport<P extends Protocol = Protocol> extends FlowControlTransport<P> implements Transport {
+  private readonly _stream: Readable & Writable;
+  private readonly _mode: StreamMode;
+  private _reading = true;
+  private _eofWritten = false;
+  private _lost = false;
+  private _error: Error | null = null;
+
+  private readonly _onData = (data: Buffer): void => this._loop._callIo(this._deliverData, data);
+  private readonly _onEnd = (): void => this._loop._callIo(this._deliverEof);
+  private readonly _onError = (err: Error): void => {
+    this._error ??= err;
+  };
+  private readonly _onClose = (): void => {
+    this._closing = true;
+    this._unregister();
+    // A closed loop already aborted this transport and can run no callback.
+    if (!this._loop.isClosed()) this._loop._callIo(this._deliverLost);
+  };
+  private readonly _onWritten = (): void => this._maybeResumeProtocol();
+  private readonly _destroyStream = (): void => {
+    this._stream.destroy();
+  };
+
+  private readonly _deliverData = (data: Buffer): void => {
+    if (this._closing) return;
+    try {
+      this._protocol.dataReceived(data);
+    } catch (exc) {
+      this._fatalError(exc, 'Fatal error: protocol.dataReceived() call failed.');
+    }
+  };
+  private readonly _deliverEof = (): void => {
+    if (this._closing) return;
+    let keepOpen: boolean | void;
+    try {
+      keepOpen = this._protocol.eofReceived();
+    } catch (exc) {
+      this._fatalError(exc, 'Fatal error: protocol.eofReceived() call failed.');
+      return;
+    }
+    if (!(keepOpen && this._mode.halfOpen)) this.close();
+  };
+  private readonly _deliverLost = (): void => {
+    if (this._lost) return;
+    this._lost = true;
+    this._protocol.connectionLost(this._error);
+  };
+
+  /**
+   * Wraps `stream` (already connected) and schedules `connectionMade`.
+   * `stream` is the transport's from now on: it closes it.
+   */
+  constructor(
+    loop: BaseEventLoop,
+    stream: Readable | Writable,
+    protocol: P,
+    extra: Record<string, unknown>,
+    mode: StreamMode = SOCKET_MODE,
+  ) {
+    super(loop, protocol, extra);
+    // One object serves both halves; `mode` says which ones this transport uses.
+    this._stream = stream as Readable & Writable;
+    this._mode = mode;
+    stream.on('error', this._onError);
+    stream.on('close', this._onClose);
+    loop._callIo(() => this._protocol.connectionMade(this));
+    if (mode.readable) {
+      this._stream.on('end', this._onEnd);
+      this._stream.on('data', this._onData);
+    }
+  }
+
+  write(data: Uint8Array): void {
+    checkBytes(data, 'data');
+    if (!this._mode.writable) throw new RuntimeError('write() on a read-only transport');
+    if (this._eofWritten) throw new RuntimeError('Cannot call write() after writeEof()');
+    if (this._closing || this._stream.destroyed) {
+      this._warnWriteAfterClose();
+      return;
+    }
+    if (data.length === 0) return;
+    this._stream.write(data, this._onWritten);
+    this._maybePauseProtocol();
+  }
+
+  /** Writes every buffer of `list` in order, as one gathered write. */
+  writelines(list: Iterable<Uint8Array>): void {
+    const chunks = Array.from(list);
+    for (const chunk of chunks) checkBytes(chunk, 'every item of list');
+    this._stream.cork();
+    try {
+      for (const chunk of chunks) this.write(chunk);
+    } finally {
+      this._stream.uncork();
+    }
+  }
+
+  writeEof(): void {
+    if (this._closing || this._eofWritten) return;
+    if (!this._mode.writable) throw new RuntimeError('writeEof() on a read-only transport');
+    this._eofWritten = true;
+    this._stream.end();
+  }
+
+  canWriteEof(): boolean {
+    return this._mode.writable;
+  }
+
+  getWriteBufferSize(): number {
+    return this._mode.writable ? this._stream.writableLength : 0;
+  }
+
+  pauseReading(): void {
+    if (this._closing || !this._reading) return;
+    this._reading = false;
+    this._stream.pause();
+  }
+
+  resumeReading(): void {
+    if (this._closing || this._reading) return;
+    this._reading = true;
+    this._stream.resume();
+  }
+
+  isReading(): boolean {
+    return this._mode.readable && this._reading && !this._closing;
+  }
+
+  /** Stops reading, flushes what was written, then closes; `connectionLost(null)` follows. */
+  close(): void {
+    if (this._closing) return;
+    this._closing = true;
+    if (this._mode.readable) this._stream.pause();
+    if (this._mode.writable && !this._stream.writableFinished && !this._stream.destroyed) {
+      this._stream.end(this._destroyStream);
+    } else {
+      this._stream.destroy();
+    }
+  }
+
+  abort(): void {
+    this._forceClose(null);
+  }
+
+  _forceClose(exc: Error | null): void {
+    this._closing = true;
+    this._error ??= exc;
+    this._stream.destroy();
+  }
+}
+
+/** An already connected socket to adopt: our `Socket` (detached), an fd we then own, or a `net.Socket`. */
+export type SocketLike = net.Socket | number | { fileno(): number; detach(): number };
+
+/** Turns a `sock` option into a `net.Socket` the transport owns; throws a TypeError naming `sock` otherwise. */
+export function adoptSocket(sock: unknown): net.Socket {
+  if (sock instanceof net.Socket) {
+    // A received EOF must reach the protocol, which decides whether to half-close.
+    sock.allowHalfOpen = true;
+    return sock;
+  }
+  let fd: number;
+  if (typeof sock === 'number') fd = sock;
+  else if (typeof sock === 'object' && sock !== null && typeof (sock as { detach?: unknown }).detach === 'function') {
+    fd = (sock as { detach(): number }).detach();
+  } else throw new TypeError(`sock must be a Socket, a net.Socket or a file descriptor, not ${typeof sock}`);
+  if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`sock must be a valid file descriptor, not ${fd}`);
+  return new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+}
+
+/** The extra info of a connected TCP or TLS socket. */
+function socketExtra(sock: net.Socket): Record<string, unknown> {
+  return {
+    peername:
+      sock.remoteAddress === undefined ? null : addressTuple(sock.remoteAddress, sock.remotePort ?? 0, sock.remoteFamily),
+    sockname:
+      sock.localAddress === undefined ? null : addressTuple(sock.localAddress, sock.localPort ?? 0, sock.localFamily),
+    socket: sock,
+  };
+}
+
+/**
+ * Creates the protocol and the transport of a connected `sock` and runs
+ * `connectionMade`; settles with the pair after `connectionMade` ran. The
+ * socket is closed if the protocol factory throws.
+ */
+export function startTransport<P extends Protocol>(
+  loop: BaseEventLoop,
+  sock: net.Socket,
+  protocolFactory: ProtocolFactory<P>,
+  extra: Record<string, unknown>,
+): Promise<[StreamTransport<P>, P]> {
+  let protocol: P;
+  try {
+    loop._checkClosed();
+    protocol = protocolFactory();
+  } catch (exc) {
+    sock.destroy();
+    return Promise.reject(exc);
+  }
+  const transport = new StreamTransport(loop, sock, protocol, extra);
+  // Queued behind connectionMade, so the caller sees the pair only after it ran.
+  return new Promise((resolve) => loop._callIo(resolve, [transport, protocol]));
+}
+
+/** Runs the TLS handshake if asked, then `startTransport` with the socket's extra info. */
+export async function startSocketTransport<P extends Protocol>(
+  loop: BaseEventLoop,
+  sock: net.Socket,
+  protocolFactory: ProtocolFactory<P>,
+  tlsClient: ClientTls | null,
+  extra: Record<string, unknown> = {},
+): Promise<[StreamTransport<P>, P]> {
+  if (tlsClient === null) return startTransport(loop, sock, protocolFactory, { ...socketExtra(sock), ...extra });
+  const secure = await tlsConnect(sock, tlsClient);
+  return startTransport(loop, secure, protocolFactory, {
+    ...socketExtra(sock),
+    ...tlsExtra(secure, tlsClient.context),
+    ...extra,
+    socket: secure,
+  });
+}
+
+/**
+ * Wraps a connection a server accepted (or one handed over by another
+ * thread): TLS handshake when `ssl` is a context, then protocol, transport
+ * and `connectionMade`. Never throws: a failed handshake is logged in debug
+ * mode and a failing protocol factory goes to the loop's exception handler;
+ * either way the socket is closed and the promise settles with null.
+ */
+export async function acceptedConnection<P extends Protocol>(
+  loop: BaseEventLoop,
+  sock: net.Socket,
+  protocolFactory: ProtocolFactory<P>,
+  ssl: tls.SecureContext | null = null,
+  extra: Record<string, unknown> = {},
+): Promise<StreamTransport<P> | null> {
+  const base = { ...socketExtra(sock), ...extra };
+  let stream: net.Socket = sock;
+  if (ssl !== null) {
+    try {
+      stream = await tlsAccept(sock, ssl);
+    } catch (exc) {
+      if (loop.getDebug() && !loop.isClosed()) loop.callExceptionHandler({ message: 'TLS handshake failed', exception: exc });
+      return null;
+    }
+    Object.assign(base, tlsExtra(stream as tls.TLSSocket, ssl), { socket: stream });
+  }
+  try {
+    const [transport] = await startTransport(loop, stream, protocolFactory, base);
+    return transport;
+  } catch (exc) {
+    if (!loop.isClosed()) {
+      loop.callExceptionHandler({ message: 'protocol factory failed for an accepted connection', exception: exc });
+    }
+    return null;
+  }
+}
+
+/** Options of `createConnection`, as the seed names them. */
+export interface ConnectionOptions {
+  ssl?: SslOption;
+  family?: number;
+  proto?: number;
+  flags?: number;
+  sock?: SocketLike | null;
+  localAddr?: [string, number] | null;
+  serverHostname?: string | null;
+}
+
+// Linux's address-family and protocol numbers, as the `socket` module exports them.
+const AF_UNSPEC = 0;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const IPPROTO_TCP = 6;
+
+/** Node's family number (0, 4, 6) for an `AF_*` value; throws a RangeError naming `family` otherwise. */
+export function nodeFamily(family: unknown): 0 | 4 | 6 {
+  if (family === AF_UNSPEC || family === undefined || family === null) return 0;
+  if (family === AF_INET) return 4;
+  if (family === AF_INET6) return 6;
+  throw new RangeError(`family must be AF_UNSPEC, AF_INET or AF_INET6, not ${String(family)}`);
+}
+
+/** Checks a port argument: an integer 0..65535 or its decimal string; throws naming `name`. */
+export function checkPort(port: unknown, name = 'port'): number {
+  const n = typeof port === 'string' && /^\d+$/.test(port) ? Number(port) : port;
+  if (typeof n !== 'number') throw new TypeError(`${name} must be a number, not ${typeof port}`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RangeError(`${name} must be an integer in 0..65535, not ${n}`);
+  return n;
+}
+
+/** Checks a host argument: a string or null; throws a TypeError naming `name`. */
+export function checkHost(host: unknown, name = 'host'): asserts host is string | null {
+  if (host !== null && typeof host !== 'string') throw new TypeError(`${name} must be a string or null, not ${typeof host}`);
+}
+
+/** Resolves `host` without blocking the loop (a literal address needs no lookup). */
+export async function resolveHost(host: string, family: 0 | 4 | 6, flags: number): Promise<dns.LookupAddress[]> {
+  const literal = net.isIP(host);
+  if (literal !== 0) return family === 0 || family === literal ? [{ address: host, family: literal }] : [];
+  return dns.promises.lookup(host, { all: true, family, hints: flags });
+}
+
+/** Connects a TCP socket to one address; rejects with the OS error, leaving nothing open. */
+function connectTo(address: dns.LookupAddress, port: number, local: dns.LookupAddress | null, localPort: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = new net.Socket({ allowHalfOpen: true });
+    const onError = (err: Error): void => {
+      sock.destroy();
+      reject(err);
+    };
+    sock.once('error', onError);
+    sock.connect(
+      {
+        host: address.address,
+        port,
+        family: address.family,
+        localAddress: local?.address,
+        localPort: local === null ? undefined : localPort,
+      },
+      () => {
+        sock.removeListener('error', onError);
+        resolve(sock);
+      },
+    );
+  });
+}
+
+/**
+ * Connects to each address of `host` in turn, as asyncio does; the first
+ * that accepts wins. All failing with one error code rejects with the first
+ * such OS error; mixed failures reject with an AggregateError of them all.
+ */
+async function connectTcp(
+  host: string,
+  port: number,
+  family: 0 | 4 | 6,
+  flags: number,
+  localAddr: [string, number] | null,
+): Promise<net.Socket> {
+  const addresses = await resolveHost(host, family, flags);
+  if (addresses.length === 0) {
+    const err: NodeJS.ErrnoException = new Error(`getaddrinfo returned no address for ${host}`);
+    err.code = 'ENOTFOUND';
+    throw err;
+  }
+  const locals = localAddr === null ? null : await resolveHost(localAddr[0], family, flags);
+  const errors: Error[] = [];
+  for (const address of addresses) {
+    let local: dns.LookupAddress | null = null;
+    if (locals !== null) {
+      local = locals.find((l) => l.family === address.family) ?? null;
+      if (local === null) {
+        errors.push(new Error(`no local address of family IPv${address.family} in localAddr ${localAddr![0]}`));
+        continue;
+      }
+    }
+    try {
+      return await connectTo(address, port, local, localAddr?.[1] ?? 0);
+    } catch (exc) {
+      errors.push(exc as Error);
+    }
+  }
+  const code = (errors[0] as NodeJS.ErrnoException).code;
+  if (errors.every((e) => (e as NodeJS.ErrnoException).code === code)) throw errors[0];
+  throw new AggregateError(errors, `Multiple exceptions: ${errors.map(String).join(', ')}`);
+}
+
+/** Throws a TypeError naming `protocolFactory` unless it is callable. */
+export function checkProtocolFactory(protocolFactory: unknown): void {
+  if (typeof protocolFactory !== 'function') {
+    throw new TypeError(`protocolFactory must be a function, not ${typeof protocolFactory}`);
+  }
+}
+
+/** Checks a `localAddr`-style `[host, port]` pair; throws naming `name`. */
+export function checkHostPort(addr: unknown, name: string): asserts addr is [string, number] | null {
+  if (addr === null || addr === undefined) return;
+  if (!Array.isArray(addr) || addr.length < 2) throw new TypeError(`${name} must be a [host, port] array`);
+  checkHost(addr[0], `${name}[0]`);
+  checkPort(addr[1], `${name}[1]`);
+}
+
+/**
+ * The seed's `create_connection`: connects to `host`:`port` (or adopts
+ * `sock`), with TLS when `ssl` is set, and settles with
+ * `[transport, protocol]` after `connectionMade` ran. Bad arguments throw
+ * at once; a refused or failed connect rejects with the OS error.
+ */
+export function createConnection<P extends Protocol>(
+  loop: BaseEventLoop,
+  protocolFactory: ProtocolFactory<P>,
+  host: string | null = null,
+  port: number | string | null = null,
+  options: ConnectionOptions = {},
+): Promise<[StreamTransport<P>, P]> {
+  loop._checkClosed();
+  checkProtocolFactory(protocolFactory);
+  checkHost(host);
+  checkSsl(options.ssl);
+  const tlsClient = clientTls(options.ssl, host, options.serverHostname);
+  if (options.sock !== null && options.sock !== undefined) {
+    if (host !== null || port !== null || options.family || options.proto || options.flags || options.localAddr) {
+      throw new TypeError('host, port, family, proto, flags and localAddr must not be given with sock');
+    }
+    return startSocketTransport(loop, adoptSocket(options.sock), protocolFactory, tlsClient);
+  }
+  if (port === null) throw new TypeError('port must be given when sock is not');
+  const portNumber = checkPort(port);
+  const family = nodeFamily(options.family);
+  if (options.proto !== undefined && options.proto !== 0 && options.proto !== IPPROTO_TCP) {
+    throw new RangeError(`proto must be 0 or IPPROTO_TCP (6), not ${options.proto}`);
+  }
+  const flags = options.flags ?? 0;
+  if (!Number.isInteger(flags)) throw new TypeError(`flags must be an integer, not ${typeof flags}`);
+  const localAddr = options.localAddr ?? null;
+  checkHostPort(localAddr, 'localAddr');
+  return connectTcp(host ?? 'localhost', portNumber, family, flags, localAddr).then((sock) =>
+    startSocketTransport(loop, sock, protocolFactory, tlsClient),
+  );
+}
