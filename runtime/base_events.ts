@@ -59,9 +59,7 @@ export class BaseEventLoop {
 
   /** Runs until `stop()` is called; settles when the loop has stopped. Throws RuntimeError if closed or already running. */
   runForever(): Promise<void> {
-    this._checkClosed();
-    if (this.running) throw new RuntimeError('This event loop is already running');
-    if (_getRunningLoop() !== null) throw new RuntimeError('Cannot run the event loop while another loop is running');
+    this.checkRunnable();
     this.running = true;
     _setRunningLoop(this);
     this.keepAlive = setInterval(noop, MAX_NODE_DELAY_MS);
@@ -78,8 +76,8 @@ export class BaseEventLoop {
    * RuntimeError if the loop stops first.
    */
   runUntilComplete<T>(future: Future<T> | Coroutine<T>): Promise<T> {
-    this._checkClosed();
-    if (this.running) throw new RuntimeError('This event loop is already running');
+    // Checked before the coroutine becomes a Task, so a refused run schedules nothing.
+    this.checkRunnable();
     const fut = ensureFuture(future, this);
     const stopWhenDone = (): void => this.stop();
     fut.addDoneCallback(stopWhenDone);
@@ -88,6 +86,12 @@ export class BaseEventLoop {
       if (!fut.done()) throw new RuntimeError('Event loop stopped before Future completed.');
       return fut.result();
     });
+  }
+
+  private checkRunnable(): void {
+    this._checkClosed();
+    if (this.running) throw new RuntimeError('This event loop is already running');
+    if (_getRunningLoop() !== null) throw new RuntimeError('Cannot run the event loop while another loop is running');
   }
 
   /**
