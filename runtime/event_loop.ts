@@ -7,6 +7,7 @@
  * one-line delegation, so the code is found by its OS name, as in uvloop.
  */
 import { BaseEventLoop } from './base_events.js';
+import { closeExecutors, runInExecutor, setDefaultExecutor, type Executor, type ExecutorFunction } from './executor.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { createServer, createUnixServer, type ServerOptions, type UnixServerOptions } from './servers.js';
 import { createConnection, type ConnectionOptions } from './tcp.js';
@@ -16,6 +17,8 @@ import { _setLoopFactory } from './running.js';
 
 export class EventLoop extends BaseEventLoop {
   // --- executor (runtime/executor.ts) ---
+  runInExecutor<R>(executor: Executor | null, fn: ExecutorFunction<R>, ...args: unknown[]) { return runInExecutor(this, executor, fn, ...args); }
+  setDefaultExecutor(executor: Executor | null) { return setDefaultExecutor(this, executor); }
 
   // --- TCP / TLS / UNIX / UDP / streams (runtime/tcp.ts, tls.ts, unix.ts, udp.ts, servers.ts) ---
   createConnection<P extends Protocol>(protocolFactory: ProtocolFactory<P>, host?: string | null, port?: number | string | null, options?: ConnectionOptions) { return createConnection(this, protocolFactory, host, port, options); }
@@ -30,6 +33,7 @@ export class EventLoop extends BaseEventLoop {
     if (this.isClosed()) return;
     if (!this.isRunning()) closeLoopResources(this);
     super.close();
+    closeExecutors(this);
   }
 }
 

@@ -18,3 +18,6 @@ export type {
 export { StreamTransport, type ConnectionOptions } from './tcp.js';
 export { Server, ServerSocket, type ServerOptions, type UnixServerOptions } from './servers.js';
 export type { UnixConnectionOptions } from './unix.js';
+export type { Executor, ExecutorFunction, ExecutorRunOptions, FunctionDescriptor } from './executor.js';
+export { maxExecutorThreads, setMaxExecutorThreads } from './executor_pool.js';
+export { transfer, type ExecutorTask, type Transfer, type Transferable } from './executor_task.js';

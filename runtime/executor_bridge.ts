@@ -1,0 +1,251 @@
+/**
+ * How loops on worker threads use the main thread's default pool (see
+ * executor_pool.ts for why there is one pool per process).
+ *
+ * A worker thread cannot be handed a MessagePort by code that did not
+ * create the thread, and multiloop's loops must find the pool from any
+ * worker: loop workers, executor threads, users' own threads. A
+ * BroadcastChannel needs no handover, so the two sides meet by name:
+ * - as soon as multiloop is loaded in the main thread, it listens on
+ *   `multiloop:executor` and records that in the environment data that
+ *   every worker created afterwards inherits;
+ * - a worker thread's first default-executor call opens its own channel,
+ *   `multiloop:executor:<threadId>`, says hello on the main one, and sends
+ *   its calls once the main thread has answered "ready" on the thread's
+ *   channel (a BroadcastChannel keeps nothing for a listener that does not
+ *   exist yet, so nothing is sent before);
+ * - the main thread runs each call in the shared pool and answers on the
+ *   thread's channel; a cancel drops a call that is still queued; "bye"
+ *   (when the thread's last loop using it closes) ends the session.
+ * BroadcastChannel cannot transfer: buffers marked with `transfer()` are
+ * copied once between the worker thread and the main thread, and moved
+ * between the main thread and the executor thread.
+ *
+ * The main thread serves these channels from Node's own event loop, so
+ * worker loops are served whether or not a loop runs in the main thread.
+ */
+import { BroadcastChannel, getEnvironmentData, isMainThread, setEnvironmentData, threadId } from 'node:worker_threads';
+import type { BaseEventLoop } from './base_events.js';
+import { RuntimeError } from './errors.js';
+import type { ExecutorTask, Transferable } from './executor_task.js';
+import { holdDefaultPool, releaseDefaultPool } from './executor_pool.js';
+import type { ExecutorQueue, LoopCall, PendingCall } from './executor_queue.js';
+
+const MAIN_CHANNEL = 'multiloop:executor';
+
+type ToMain = { hello: number; session: number } | { bye: number };
+type Request = { id: number; task: ExecutorTask; transfer: Transferable[] | null } | { cancel: number };
+type Reply = { ready: number } | { id: number; ok: boolean; outcome: unknown };
+
+/** Node's BroadcastChannel has ref/unref; @types/node 20 omits them. */
+function unref(channel: BroadcastChannel): BroadcastChannel {
+  (channel as unknown as { unref(): void }).unref();
+  return channel;
+}
+
+/** Posts on the main channel without staying subscribed to it (it carries every thread's hellos). */
+function postToMain(message: ToMain): void {
+  const channel = new BroadcastChannel(MAIN_CHANNEL);
+  channel.postMessage(message);
+  channel.close();
+}
+
+function threadChannel(thread: number): BroadcastChannel {
+  // Unref'd: a thread is kept alive by its running loop, not by a channel.
+  return unref(new BroadcastChannel(`${MAIN_CHANNEL}:${thread}`));
+}
+
+// ------------------------------------------------------------ main thread
+
+/** One worker thread's session with the pool, on the main thread. */
+class ServedThread {
+  closed = false;
+  private readonly calls = new Map<number, RemoteCall>();
+  private readonly channel: BroadcastChannel;
+  private readonly queue: ExecutorQueue;
+
+  constructor(thread: number, session: number) {
+    this.queue = holdDefaultPool();
+    this.channel = threadChannel(thread);
+    this.channel.onmessage = (event) => this.receive(event.data as Request);
+    this.channel.postMessage({ ready: session } satisfies Reply);
+  }
+
+  private receive(request: Request): void {
+    if ('cancel' in request) {
+      const call = this.calls.get(request.cancel);
+      if (call !== undefined) {
+        call.cancelled = true;
+        this.calls.delete(request.cancel);
+      }
+      return;
+    }
+    const call = new RemoteCall(this, request.id, request.task, request.transfer);
+    this.calls.set(request.id, call);
+    this.queue.submit(call);
+  }
+
+  reply(call: RemoteCall, ok: boolean, outcome: unknown): void {
+    this.calls.delete(call.id);
+    try {
+      this.channel.postMessage({ id: call.id, ok, outcome } satisfies Reply);
+    } catch (error) {
+      // An outcome the channel cannot clone still answers the call.
+      this.channel.postMessage({ id: call.id, ok: false, outcome: error } satisfies Reply);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.calls.clear();
+    this.channel.close();
+    releaseDefaultPool();
+  }
+}
+
+class RemoteCall implements PendingCall {
+  cancelled = false;
+
+  constructor(
+    private readonly thread: ServedThread,
+    readonly id: number,
+    readonly task: ExecutorTask,
+    readonly transferList: Transferable[] | null,
+  ) {}
+
+  abandoned(): boolean {
+    return this.cancelled || this.thread.closed;
+  }
+
+  resolve(value: unknown): void {
+    this.thread.reply(this, true, value);
+  }
+
+  reject(error: unknown): void {
+    this.thread.reply(this, false, error);
+  }
+}
+
+function serveWorkerThreads(): void {
+  const served = new Map<number, ServedThread>();
+  const channel = unref(new BroadcastChannel(MAIN_CHANNEL));
+  channel.onmessage = (event) => {
+    const message = event.data as ToMain;
+    const thread = 'hello' in message ? message.hello : message.bye;
+    served.get(thread)?.close();
+    served.delete(thread);
+    if ('hello' in message) served.set(thread, new ServedThread(thread, message.session));
+  };
+  setEnvironmentData(MAIN_CHANNEL, true);
+}
+
+if (isMainThread) serveWorkerThreads();
+
+// ---------------------------------------------------------- worker thread
+
+/**
+ * The default executor of the loops on a worker thread: forwards their
+ * calls to the main thread's pool. One per thread, held by each loop that
+ * uses it; the session ends when the last holder lets go.
+ */
+class MainThreadExecutor {
+  private channel: BroadcastChannel | null = null;
+  /** Requests made before the main thread answered ready, in order. */
+  private backlog: Request[] | null = null;
+  private readonly calls = new Map<number, LoopCall>();
+  private nextId = 0;
+  private session = 0;
+  private holders = 0;
+
+  hold(): this {
+    if (this.holders++ === 0) this.open();
+    return this;
+  }
+
+  /** Lets go of `loop`'s hold: its calls still queued in the main thread are cancelled. */
+  release(loop: BaseEventLoop): void {
+    for (const [id, call] of this.calls) {
+      if (call.loop === loop) this.cancel(id);
+    }
+    if (--this.holders === 0) this.shut();
+  }
+
+  /** Sends `call` to the main thread's pool; its Future settles on `call.loop`. */
+  submit(call: LoopCall): void {
+    const id = this.nextId++;
+    this.calls.set(id, call);
+    this.send({ id, task: call.task, transfer: call.transferList });
+    call.future.addDoneCallback((future) => {
+      if (future.cancelled()) this.cancel(id);
+    });
+  }
+
+  /** Posts `request`, or keeps it until the main thread is ready; a call whose arguments cannot be cloned fails with that error. */
+  private send(request: Request): void {
+    if (this.backlog !== null) {
+      this.backlog.push(request);
+      return;
+    }
+    try {
+      (this.channel as BroadcastChannel).postMessage(request);
+    } catch (error) {
+      if (!('id' in request)) throw error;
+      const call = this.calls.get(request.id);
+      this.calls.delete(request.id);
+      call?.reject(error);
+    }
+  }
+
+  private open(): void {
+    if (getEnvironmentData(MAIN_CHANNEL) !== true) {
+      this.holders = 0;
+      throw new RuntimeError(
+        'runInExecutor: no default executor for this thread: multiloop was not loaded in the main thread ' +
+        'before this thread started; load it there first, or give this loop an executor with setDefaultExecutor()',
+      );
+    }
+    const session = ++this.session;
+    const channel = threadChannel(threadId);
+    channel.onmessage = (event) => this.receive(event.data as Reply, session);
+    this.channel = channel;
+    this.backlog = [];
+    postToMain({ hello: threadId, session });
+  }
+
+  private shut(): void {
+    this.channel?.close();
+    this.channel = null;
+    this.backlog = null;
+    postToMain({ bye: threadId });
+  }
+
+  private cancel(id: number): void {
+    if (this.calls.delete(id)) this.send({ cancel: id });
+  }
+
+  private receive(reply: Reply, session: number): void {
+    if (session !== this.session) return;
+    if ('ready' in reply) {
+      const backlog = this.backlog ?? [];
+      this.backlog = null;
+      for (const request of backlog) this.send(request);
+      return;
+    }
+    const call = this.calls.get(reply.id);
+    if (call === undefined) return;
+    this.calls.delete(reply.id);
+    if (call.abandoned()) return;
+    if (reply.ok) call.resolve(reply.outcome);
+    else call.reject(reply.outcome);
+  }
+}
+
+let mainThreadExecutor: MainThreadExecutor | null = null;
+
+/** This worker thread's forwarder to the main thread's pool, with one more hold on it. */
+export function holdMainThreadExecutor(): MainThreadExecutor {
+  mainThreadExecutor ??= new MainThreadExecutor();
+  return mainThreadExecutor.hold();
+}
+
+export type { MainThreadExecutor };

@@ -1,0 +1,65 @@
+/**
+ * What crosses from a loop to an executor thread: the task record, and the
+ * `transfer` marker that asks for ArrayBuffers to be moved rather than
+ * copied.
+ *
+ * This module imports nothing, so the executor threads load it without
+ * loading the event loop.
+ */
+import type { MessagePort } from 'node:worker_threads';
+
+/**
+ * One call for an executor thread. Exactly one of `source` (a self-contained
+ * function's text, compiled once per thread) or `module` + `name` (an
+ * exported function of a module, `module` an absolute URL) is set. `args`
+ * are structured-cloned.
+ */
+export interface ExecutorTask {
+  readonly source: string | undefined;
+  readonly module: string | undefined;
+  readonly name: string | undefined;
+  readonly args: unknown[];
+}
+
+/**
+ * The key that marks a value to send by transfer. It is a registered symbol
+ * so that a self-contained function, which cannot import `transfer`, can
+ * still return `{ [Symbol.for('multiloop.transfer')]: [buffer], value }`.
+ */
+export const TRANSFER_KEY: unique symbol = Symbol.for('multiloop.transfer') as never;
+
+/** A value whose listed buffers are moved to the receiving thread, not copied. */
+export interface Transfer<T = unknown> {
+  readonly [TRANSFER_KEY]: readonly Transferable[];
+  readonly value: T;
+}
+
+/** What postMessage can move between threads. */
+export type Transferable = ArrayBuffer | MessagePort;
+
+/**
+ * Marks `value` to be sent by transfer: the buffers in `list` (by default
+ * `value` itself, or its underlying buffer when `value` is a typed array or
+ * DataView) are moved to the other thread and become detached (length 0)
+ * here. Use it for an argument of `runInExecutor` or for a task's return
+ * value; only top-level arguments and the whole result are inspected.
+ */
+export function transfer<T>(value: T, list?: readonly Transferable[]): Transfer<T> {
+  if (list === undefined) {
+    list = [defaultTransferable(value)];
+  } else if (!Array.isArray(list)) {
+    throw new TypeError('transfer: list must be an array of ArrayBuffers or MessagePorts');
+  }
+  return { [TRANSFER_KEY]: list, value };
+}
+
+function defaultTransferable(value: unknown): Transferable {
+  if (value instanceof ArrayBuffer) return value;
+  if (ArrayBuffer.isView(value) && value.buffer instanceof ArrayBuffer) return value.buffer;
+  throw new TypeError('transfer: value must be an ArrayBuffer or a view of one when no list is given');
+}
+
+/** The transfer marker in `value`, or undefined: the check is cheap enough for every argument. */
+export function transferOf(value: unknown): Transfer | undefined {
+  return typeof value === 'object' && value !== null && TRANSFER_KEY in value ? (value as Transfer) : undefined;
+}

@@ -1,0 +1,100 @@
+/**
+ * The task runner of every executor thread: Piscina calls the default export
+ * with one `ExecutorTask` (see runtime/executor_task.ts) and sends back what
+ * it returns or throws.
+ *
+ * A self-contained function arrives as its source text and is compiled here
+ * in the thread's global scope, once per thread (cached by text): it sees
+ * its arguments and the globals, nothing of the module it was written in. A
+ * `{ module, name }` descriptor is imported once per thread.
+ */
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { TRANSFER_KEY, transferOf, type ExecutorTask, type Transfer } from '../runtime/executor_task.js';
+
+type TaskFunction = (...args: unknown[]) => unknown;
+
+const compiled = new Map<string, TaskFunction>();
+const modules = new Map<string, Record<string, unknown>>();
+
+/** Runs one task; resolves with its result (moved when it asked for transfer), rejects with its error. */
+export default async function runTask(task: ExecutorTask): Promise<unknown> {
+  const fn = task.source !== undefined
+    ? compiledFunction(task.source)
+    : await exportedFunction(task.module as string, task.name as string);
+  let result: unknown;
+  try {
+    result = await fn(...task.args);
+  } catch (error) {
+    if (task.source !== undefined && error instanceof ReferenceError) explainNotSelfContained(error);
+    throw error;
+  }
+  const marked = transferOf(result);
+  return marked === undefined ? result : move(new MovedResult(marked));
+}
+
+function compiledFunction(source: string): TaskFunction {
+  let fn = compiled.get(source);
+  if (fn === undefined) {
+    fn = compile(source);
+    compiled.set(source, fn);
+  }
+  return fn;
+}
+
+/**
+ * `Function.prototype.toString` gives an expression for function
+ * declarations, expressions and arrows, but a bare `name() {}` for methods
+ * written in shorthand; those are compiled as the one member of an object.
+ */
+function compile(source: string): TaskFunction {
+  let value: unknown;
+  try {
+    value = new Function(`return (${source});`)();
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    const holder = new Function(`return ({ ${source} });`)() as Record<string, unknown>;
+    value = Object.values(holder)[0];
+  }
+  if (typeof value !== 'function') {
+    throw new TypeError(`runInExecutor: the source sent does not evaluate to a function: ${source.slice(0, 80)}`);
+  }
+  return value as TaskFunction;
+}
+
+async function exportedFunction(url: string, name: string): Promise<TaskFunction> {
+  let namespace = modules.get(url);
+  if (namespace === undefined) {
+    namespace = (await import(url)) as Record<string, unknown>;
+    modules.set(url, namespace);
+  }
+  const fn = namespace[name];
+  if (typeof fn !== 'function') {
+    throw new TypeError(`runInExecutor: module ${url} has no exported function named '${name}'`);
+  }
+  return fn as TaskFunction;
+}
+
+/** The error keeps its class and stack; its message says why the name was missing. */
+function explainNotSelfContained(error: ReferenceError): void {
+  const note = ' (a function sent to runInExecutor must be self-contained: it runs in an executor thread and may use only its arguments and globals; pass a { module, name } descriptor to use imports)';
+  // V8 formats `stack` on first read, with the message of that moment: read it first.
+  const stack = error.stack;
+  const original = error.message;
+  error.message = original + note;
+  if (stack !== undefined) error.stack = stack.replace(original, error.message);
+}
+
+/**
+ * Piscina's Transferable protocol: it posts `[valueSymbol]` with the items of
+ * `[transferableSymbol]` in the transfer list. Piscina types the value as an
+ * object; any cloneable value works.
+ */
+class MovedResult {
+  readonly [transferableSymbol]: object;
+  readonly [valueSymbol]: object;
+
+  constructor(marked: Transfer) {
+    this[transferableSymbol] = marked[TRANSFER_KEY];
+    this[valueSymbol] = marked.value as object;
+  }
+}
