@@ -1,0 +1,446 @@
+/**
+ * Ring: a multi-producer, single-consumer queue of variable-length byte
+ * records in one SharedArrayBuffer — the inbox of one event loop, written by
+ * any number of threads (other loops, the coordinator, executor threads).
+ *
+ * Guarantees: every record written is delivered exactly once, whole, and in
+ * the order its producer wrote it (records of different producers
+ * interleave). Producers reserve space with one compare-and-swap on TAIL,
+ * copy their bytes, then publish the record's header; the consumer reads
+ * headers at HEAD, zeroes what it consumed (so free space always reads as
+ * zero and an unpublished header is 0) and advances HEAD.
+ *
+ * When the ring is full, nothing is dropped and loop threads never block:
+ * - a producer that may block (an executor or plain worker thread) waits
+ *   with `Atomics.wait` until the consumer frees space, in 50 ms slices
+ *   between which it checks that the ring is still open (if it closes, the
+ *   write throws `RingClosedError`);
+ * - a producer that must not block (a thread running an event loop)
+ *   spills: the record is copied to that producer's own overflow queue,
+ *   which is written into the ring, in order, as soon as the consumer frees
+ *   space (`Atomics.waitAsync` on HEAD, with a ref'd handle keeping the
+ *   thread alive until the queue is empty). Every later record of that
+ *   producer goes behind the queue, so its FIFO order holds.
+ * A record larger than a quarter of the ring — including one larger than
+ * the whole ring — is cut into fragments tagged with the producer's id; the
+ * consumer reassembles them and delivers the record whole, in its
+ * producer's order. Fragments are written as space allows, by waiting or
+ * spilling as above, so a record of any size is delivered.
+ *
+ * Byte positions are uint32 counters that wrap; the data capacity is a
+ * power of two, so a position's offset is `pos & mask` across the wrap.
+ */
+import { threadId } from 'node:worker_threads';
+import { WakeWord } from './wake.js';
+
+// Int32 word indices in the header; the words producers and the consumer
+// hammer sit on separate 64-byte cache lines.
+const HEAD = 0; // consumer's read position
+const WAITERS = 1; // producers waiting for space (the consumer notifies HEAD only when nonzero)
+const TAIL = 16; // reservation position
+const PRODUCER_IDS = 17; // last producer id handed out (for fragments)
+const EPOCH = 32; // wake word: event count
+const SLEEPING = 33; // wake word: the consumer may be idle
+const CLOSED = 48; // 1 once the ring is closed
+const CAPACITY = 49;
+const ID_HIGH = 50;
+const ID_LOW = 51;
+const CONSUMER = 52; // threadId of the consumer + 1 (0: not attached)
+const HEADER_BYTES = 256;
+
+// A record is a 4-byte header, then its payload, padded to 4 bytes. The
+// header is (payload length << 2) | kind; 0 means "not yet published".
+const KIND_MASK = 3;
+const PAD = 0; // skip to the end of the buffer; its length field counts the whole skip, header included, so it is never 0
+const WHOLE = 1;
+const FRAGMENT = 2; // payload: producer id (u32), then a piece of a record; more follow
+const LAST_FRAGMENT = 3;
+
+const MIN_CAPACITY = 256;
+const MAX_CAPACITY = 2 ** 28;
+export const DEFAULT_RING_CAPACITY = 2 ** 20;
+/** How long a blocked producer sleeps between checks that the ring is still open. */
+const BLOCK_SLICE_MS = 50;
+/** The consumer publishes HEAD at least this often within a batch, so blocked producers resume early. */
+const PUBLISH_EVERY = 64;
+
+/** Thrown to a producer writing into (or blocked on) a ring whose consumer has closed it. */
+export class RingClosedError extends Error {
+  override name = 'RingClosedError';
+}
+
+let ringsCreated = 0;
+
+export class Ring {
+  /** The shared memory: send it to another thread (postMessage, workerData) and `Ring.from` it there. */
+  readonly buffer: SharedArrayBuffer;
+  /** Unique in the process: (creating thread's id, sequence). */
+  readonly id: number;
+  /** Data bytes (a power of two). */
+  readonly capacity: number;
+  /** The largest payload written as one record; larger ones are fragmented. */
+  readonly maxRecord: number;
+  /** @internal The whole buffer as words: the header, then the data area (record headers are words too). */
+  readonly words: Int32Array;
+  /** @internal The data area. */ readonly bytes: Uint8Array;
+  /** @internal */ readonly mask: number;
+  readonly wake: WakeWord;
+
+  private constructor(buffer: SharedArrayBuffer) {
+    this.buffer = buffer;
+    this.words = new Int32Array(buffer);
+    this.capacity = this.words[CAPACITY]!;
+    this.bytes = new Uint8Array(buffer, HEADER_BYTES, this.capacity);
+    this.mask = this.capacity - 1;
+    this.maxRecord = this.capacity / 4 - 8;
+    this.id = this.words[ID_HIGH]! * 2 ** 32 + (this.words[ID_LOW]! >>> 0);
+    this.wake = new WakeWord(this.words, EPOCH, SLEEPING);
+  }
+
+  /** A new, empty ring of `capacity` data bytes (a power of two, 256 B to 256 MiB). */
+  static create(capacity = DEFAULT_RING_CAPACITY): Ring {
+    if (!Number.isInteger(capacity) || capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0) {
+      throw new RangeError(`Ring.create: capacity must be a power of two from ${MIN_CAPACITY} to ${MAX_CAPACITY}, got ${String(capacity)}`);
+    }
+    const buffer = new SharedArrayBuffer(HEADER_BYTES + capacity);
+    const words = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    words[CAPACITY] = capacity;
+    words[ID_HIGH] = threadId;
+    words[ID_LOW] = ++ringsCreated;
+    return new Ring(buffer);
+  }
+
+  /** The ring living in `buffer` (made by `Ring.create`, in any thread). */
+  static from(buffer: SharedArrayBuffer): Ring {
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < HEADER_BYTES + MIN_CAPACITY) {
+      throw new TypeError('Ring.from: buffer must be the SharedArrayBuffer of a Ring');
+    }
+    const capacity = new Int32Array(buffer, 0, HEADER_BYTES / 4)[CAPACITY]!;
+    if (buffer.byteLength !== HEADER_BYTES + capacity) {
+      throw new TypeError('Ring.from: buffer must be the SharedArrayBuffer of a Ring');
+    }
+    return new Ring(buffer);
+  }
+
+  get closed(): boolean {
+    return Atomics.load(this.words, CLOSED) !== 0;
+  }
+
+  /**
+   * Closes the ring for every thread: later writes throw RingClosedError,
+   * blocked producers wake and throw, `whenClosed()` settles everywhere.
+   * Records still inside are the consumer's to discard or report.
+   */
+  close(): void {
+    if (Atomics.exchange(this.words, CLOSED, 1) !== 0) return;
+    Atomics.notify(this.words, CLOSED);
+    Atomics.notify(this.words, HEAD);
+    this.wake.wakeAll();
+  }
+
+  /** Resolves (in this thread) once the ring is closed, by any thread. Does not keep the thread alive. */
+  async whenClosed(): Promise<void> {
+    while (Atomics.load(this.words, CLOSED) === 0) {
+      const result = Atomics.waitAsync(this.words, CLOSED, 0);
+      if (result.async) await result.value;
+    }
+  }
+
+  /** Bytes in use: published, reserved or not yet reclaimed by the consumer. */
+  depth(): number {
+    return (Atomics.load(this.words, TAIL) - Atomics.load(this.words, HEAD)) >>> 0;
+  }
+
+  /** @internal The threadId of the thread consuming this ring, or -1. */
+  consumerThread(): number {
+    return Atomics.load(this.words, CONSUMER) - 1;
+  }
+
+  /** @internal Records this thread as the consumer. */
+  attachConsumer(): void {
+    Atomics.store(this.words, CONSUMER, threadId + 1);
+  }
+}
+
+/** A record not yet fully written: its own copy of the bytes, and how far writing has got. */
+interface Spilled {
+  readonly bytes: Uint8Array;
+  offset: number;
+}
+
+/**
+ * One thread's producer side of a ring. Use a single writer per ring per
+ * thread (`writerFor` in loopref.ts does): FIFO is per writer.
+ */
+export class RingWriter {
+  readonly ring: Ring;
+  #producerId = 0;
+  readonly #spilled: Spilled[] = [];
+  #spilledHead = 0;
+  /** A waitAsync for space is outstanding. */
+  #flushScheduled = false;
+  #keepAlive: NodeJS.Timeout | null = null;
+  readonly #onDiscard: (records: number, error: RingClosedError) => void;
+
+  /**
+   * `onDiscard` hears about spilled records that could not be written
+   * because the ring closed before space freed up (the writes themselves
+   * had already returned).
+   */
+  constructor(ring: Ring, onDiscard: (records: number, error: RingClosedError) => void) {
+    this.ring = ring;
+    this.#onDiscard = onDiscard;
+  }
+
+  /** Records waiting in this writer's overflow queue. */
+  get spilled(): number {
+    return this.#spilled.length - this.#spilledHead;
+  }
+
+  /**
+   * Queues `bytes` (copied before returning) as one record. When the ring
+   * is full, blocks if `mayBlock` (never on the ring's own consumer thread),
+   * else spills (see the top of this file). Throws RingClosedError if the
+   * ring is closed.
+   */
+  write(bytes: Uint8Array, mayBlock: boolean): void {
+    const ring = this.ring;
+    if (ring.closed) throw new RingClosedError(`ring ${ring.id} is closed`);
+    if (this.#spilledHead === this.#spilled.length && bytes.byteLength <= ring.maxRecord && this.#put(WHOLE, bytes, 0, bytes.byteLength)) {
+      ring.wake.signal();
+      return;
+    }
+    const item: Spilled = { bytes, offset: 0 };
+    if (mayBlock && ring.consumerThread() !== threadId) {
+      this.#drainSpilledBlocking();
+      this.#writeBlocking(item);
+      return;
+    }
+    this.#spilled.push({ bytes: bytes.slice(), offset: 0 });
+    this.#flushSpilled();
+  }
+
+  /** Writes as much of `item` as fits now; true once it is entirely in the ring. */
+  #advance(item: Spilled): boolean {
+    const { bytes } = item;
+    const total = bytes.byteLength;
+    const ring = this.ring;
+    if (item.offset === 0 && total <= ring.maxRecord) {
+      if (!this.#put(WHOLE, bytes, 0, total)) return false;
+      item.offset = total;
+      ring.wake.signal();
+      return true;
+    }
+    if (this.#producerId === 0) this.#producerId = Atomics.add(ring.words, PRODUCER_IDS, 1) + 1;
+    const piece = ring.maxRecord - 4;
+    let wrote = false;
+    while (item.offset < total) {
+      const n = Math.min(piece, total - item.offset);
+      const kind = item.offset + n === total ? LAST_FRAGMENT : FRAGMENT;
+      if (!this.#put(kind, bytes, item.offset, n)) break;
+      item.offset += n;
+      wrote = true;
+    }
+    if (wrote) ring.wake.signal();
+    return item.offset === total;
+  }
+
+  /**
+   * Reserves and publishes one record of `length` bytes of `src` from
+   * `start` (prefixed by the producer id for fragments). False when full.
+   */
+  #put(kind: number, src: Uint8Array, start: number, length: number): boolean {
+    const ring = this.ring;
+    const words = ring.words;
+    const payload = kind === WHOLE ? length : length + 4;
+    const size = 4 + ((payload + 3) & ~3);
+    const capacity = ring.capacity;
+    let tail: number;
+    let at: number;
+    let padding: number;
+    for (;;) {
+      tail = Atomics.load(words, TAIL);
+      const used = (tail - Atomics.load(words, HEAD)) >>> 0;
+      at = tail & ring.mask;
+      padding = capacity - at < size ? capacity - at : 0;
+      if (used + padding + size > capacity) return false;
+      if (Atomics.compareExchange(words, TAIL, tail, (tail + padding + size) | 0) === tail) break;
+    }
+    const data = ring.bytes;
+    const base = HEADER_BYTES / 4;
+    if (padding > 0) {
+      Atomics.store(words, base + (at >> 2), (padding << 2) | PAD);
+      at = 0;
+    }
+    let body = at + 4;
+    if (kind !== WHOLE) {
+      new DataView(data.buffer, HEADER_BYTES).setUint32(body, this.#producerId, true);
+      body += 4;
+    }
+    if (length <= 16) {
+      for (let i = 0; i < length; i++) data[body + i] = src[start + i]!;
+    } else {
+      data.set(src.subarray(start, start + length), body);
+    }
+    Atomics.store(words, base + (at >> 2), (payload << 2) | kind);
+    return true;
+  }
+
+  /** Writes the overflow queue into the ring as space frees, without blocking. */
+  #flushSpilled(): void {
+    const ring = this.ring;
+    const words = ring.words;
+    if (this.#flushScheduled) return;
+    while (this.#spilledHead < this.#spilled.length) {
+      if (ring.closed) return this.#discardSpilled();
+      // Read HEAD before trying: if the consumer moves it after the try, the wait below returns at once.
+      const head = Atomics.load(words, HEAD);
+      Atomics.add(words, WAITERS, 1);
+      if (this.#advance(this.#spilled[this.#spilledHead]!)) {
+        Atomics.sub(words, WAITERS, 1);
+        this.#spilledHead++;
+        continue;
+      }
+      const result = Atomics.waitAsync(words, HEAD, head);
+      if (!result.async) {
+        Atomics.sub(words, WAITERS, 1);
+        continue;
+      }
+      this.#flushScheduled = true;
+      this.#keepAlive ??= setInterval(noop, 2 ** 31 - 1);
+      void result.value.then(() => {
+        Atomics.sub(words, WAITERS, 1);
+        this.#flushScheduled = false;
+        this.#flushSpilled();
+      });
+      return;
+    }
+    this.#spilled.length = 0;
+    this.#spilledHead = 0;
+    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
+    this.#keepAlive = null;
+  }
+
+  #discardSpilled(): void {
+    const records = this.spilled;
+    this.#spilled.length = 0;
+    this.#spilledHead = 0;
+    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
+    this.#keepAlive = null;
+    this.#onDiscard(records, new RingClosedError(`ring ${this.ring.id} closed before ${records} queued record(s) could be written`));
+  }
+
+  #drainSpilledBlocking(): void {
+    while (this.#spilledHead < this.#spilled.length) {
+      this.#writeBlocking(this.#spilled[this.#spilledHead]!);
+      this.#spilledHead++;
+    }
+  }
+
+  /** Writes all of `item`, sleeping on HEAD while the ring is full. */
+  #writeBlocking(item: Spilled): void {
+    const words = this.ring.words;
+    for (;;) {
+      const head = Atomics.load(words, HEAD);
+      if (this.#advance(item)) return;
+      if (this.ring.closed) throw new RingClosedError(`ring ${this.ring.id} closed while a producer waited for space`);
+      Atomics.add(words, WAITERS, 1);
+      Atomics.wait(words, HEAD, head, BLOCK_SLICE_MS);
+      Atomics.sub(words, WAITERS, 1);
+    }
+  }
+}
+
+/** The consumer side of a ring: exactly one per ring, on the thread that owns it. */
+export class RingReader {
+  readonly ring: Ring;
+  #head: number;
+  /** Fragments received so far, by producer id. */
+  readonly #partial = new Map<number, Uint8Array[]>();
+  readonly #view: DataView;
+
+  constructor(ring: Ring) {
+    this.ring = ring;
+    this.#head = Atomics.load(ring.words, HEAD);
+    this.#view = new DataView(ring.bytes.buffer, HEADER_BYTES, ring.capacity);
+    ring.attachConsumer();
+  }
+
+  /** True when a published record waits at the head. */
+  hasRecords(): boolean {
+    return Atomics.load(this.ring.words, HEADER_BYTES / 4 + ((this.#head & this.ring.mask) >> 2)) !== 0;
+  }
+
+  /**
+   * Delivers up to `max` whole records to `visit(bytes, start, end)`, in
+   * ring order, and frees their space. `bytes` is the ring's memory (valid
+   * only during the call) or, for a reassembled record, a fresh array.
+   * Returns how many records were delivered. An exception from `visit`
+   * propagates after the record is consumed: nothing is delivered twice.
+   */
+  read(visit: (bytes: Uint8Array, start: number, end: number) => void, max: number): number {
+    const ring = this.ring;
+    const words = ring.words;
+    const data = ring.bytes;
+    const base = HEADER_BYTES / 4;
+    let head = this.#head;
+    let delivered = 0;
+    let sincePublish = 0;
+    try {
+      while (delivered < max) {
+        const at = head & ring.mask;
+        const header = Atomics.load(words, base + (at >> 2));
+        if (header === 0) break;
+        const kind = header & KIND_MASK;
+        const length = header >>> 2;
+        const size = kind === PAD ? length : 4 + ((length + 3) & ~3);
+        head = (head + size) | 0;
+        try {
+          if (kind === WHOLE) {
+            delivered++;
+            visit(data, at + 4, at + 4 + length);
+          } else if (kind !== PAD && this.#collect(kind, at + 4, length, visit)) {
+            delivered++;
+          }
+        } finally {
+          data.fill(0, at, at + size);
+          if (++sincePublish === PUBLISH_EVERY) {
+            sincePublish = 0;
+            this.#publish(head);
+          }
+        }
+      }
+    } finally {
+      if (head !== this.#head) this.#publish(head);
+    }
+    return delivered;
+  }
+
+  /** Adds a fragment; delivers the record when it is the last. True if a record was delivered. */
+  #collect(kind: number, at: number, length: number, visit: (bytes: Uint8Array, start: number, end: number) => void): boolean {
+    const producer = this.#view.getUint32(at, true);
+    const piece = this.ring.bytes.slice(at + 4, at + length);
+    let pieces = this.#partial.get(producer);
+    if (pieces === undefined) this.#partial.set(producer, (pieces = []));
+    pieces.push(piece);
+    if (kind !== LAST_FRAGMENT) return false;
+    this.#partial.delete(producer);
+    const whole = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+    let offset = 0;
+    for (const p of pieces) {
+      whole.set(p, offset);
+      offset += p.byteLength;
+    }
+    visit(whole, 0, whole.byteLength);
+    return true;
+  }
+
+  #publish(head: number): void {
+    this.#head = head;
+    const words = this.ring.words;
+    Atomics.store(words, HEAD, head);
+    if (Atomics.load(words, WAITERS) !== 0) Atomics.notify(words, HEAD);
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,186 @@
+import test from 'ava';
+import { Worker } from 'node:worker_threads';
+import { Decoder, Encoder } from '../shared/codec.js';
+import { Ring, RingClosedError, RingReader, RingWriter } from '../shared/ring.js';
+import { fillerFor, type ProducerJob, type ProducerReport } from './ring.fixture.js';
+
+const WORKER = new URL('./ring.worker.js', import.meta.url);
+
+/** Runs a producer thread; resolves with its reports once it has exited. */
+function produce(job: ProducerJob, onReport: (r: ProducerReport) => void = () => {}): Promise<ProducerReport[]> {
+  const reports: ProducerReport[] = [];
+  const worker = new Worker(WORKER, { workerData: job });
+  worker.on('message', (r: ProducerReport) => {
+    reports.push(r);
+    onReport(r);
+  });
+  return new Promise((resolve, reject) => {
+    worker.on('error', reject);
+    worker.on('exit', () => resolve(reports));
+  });
+}
+
+/**
+ * Consumes `ring` on this thread the way a loop does (drain, arm the wake
+ * word, re-check), passing each record's decoder to `onRecord`, until
+ * `done()` says so.
+ */
+function consume(ring: Ring, onRecord: (decoder: Decoder) => void, done: () => boolean): Promise<void> {
+  const reader = new RingReader(ring);
+  const ringDecoder = new Decoder(ring.bytes);
+  const visit = (bytes: Uint8Array, start: number): void => {
+    const decoder = bytes === ring.bytes ? ringDecoder : new Decoder(bytes);
+    decoder.pos = start;
+    onRecord(decoder);
+  };
+  return new Promise((resolve) => {
+    const pump = (): void => {
+      do reader.read(visit, 1024);
+      while (reader.hasRecords());
+      if (done()) return resolve();
+      ring.wake.arm(pump);
+      if (reader.hasRecords()) {
+        ring.wake.disarm();
+        setImmediate(pump);
+      }
+    };
+    pump();
+  });
+}
+
+/** Checks every record of `producers` producers: exactly once, in order, fillers intact. */
+function orderChecker(producers: number, capacity: number, filler: boolean) {
+  const next = new Array<number>(producers).fill(0);
+  const errors: string[] = [];
+  let total = 0;
+  return {
+    next,
+    errors,
+    total: () => total,
+    onRecord(decoder: Decoder): void {
+      const producer = decoder.readValue() as number;
+      const seq = decoder.readValue() as number;
+      if (seq !== next[producer]) errors.push(`producer ${producer}: got ${seq}, expected ${next[producer]}`);
+      next[producer] = seq + 1;
+      total++;
+      if (filler) {
+        const got = decoder.readValue() as Uint8Array;
+        if (Buffer.compare(got, fillerFor(producer, seq, capacity)) !== 0) errors.push(`producer ${producer} seq ${seq}: filler differs`);
+      }
+    },
+  };
+}
+
+async function manyProducers(mayBlock: boolean, producers: number, count: number, capacity: number, filler: boolean) {
+  const ring = Ring.create(capacity);
+  const check = orderChecker(producers, capacity, filler);
+  const consumed = consume(ring, check.onRecord, () => check.total() === producers * count || check.errors.length > 0);
+  const jobs = Array.from({ length: producers }, (_, producer) => produce({ buffer: ring.buffer, producer, count, mayBlock, filler }));
+  await consumed;
+  const reports = (await Promise.all(jobs)).flat();
+  ring.close();
+  return { check, reports };
+}
+
+test('4 blocking producers × 100,000 records through a 4 KiB ring: each delivered once, in producer order', async (t) => {
+  const { check, reports } = await manyProducers(true, 4, 100_000, 4096, false);
+  t.deepEqual(check.errors, []);
+  t.deepEqual(check.next, [100_000, 100_000, 100_000, 100_000]);
+  t.true(reports.every((r) => 'done' in r));
+});
+
+test('4 spilling producers × 100,000 records through a 4 KiB ring: each delivered once, in producer order', async (t) => {
+  const { check, reports } = await manyProducers(false, 4, 100_000, 4096, false);
+  t.deepEqual(check.errors, []);
+  t.deepEqual(check.next, [100_000, 100_000, 100_000, 100_000]);
+  t.true(reports.some((r) => 'spilled' in r && r.spilled > 0), 'the ring filled, so some records were spilled');
+});
+
+test('records from empty to three rings long arrive whole and in order, blocking or spilling', async (t) => {
+  const capacity = 1024;
+  const ring = Ring.create(capacity);
+  const check = orderChecker(2, capacity, true);
+  const consumed = consume(ring, check.onRecord, () => check.total() === 2 * 400 || check.errors.length > 0);
+  const jobs = [true, false].map((mayBlock, producer) => produce({ buffer: ring.buffer, producer, count: 400, mayBlock, filler: true }));
+  await consumed;
+  await Promise.all(jobs);
+  ring.close();
+  t.deepEqual(check.errors, []);
+  t.deepEqual(check.next, [400, 400]);
+});
+
+test('a blocking producer on a full ring fails with RingClosedError when the ring closes', async (t) => {
+  const ring = Ring.create(256);
+  const reports = produce({ buffer: ring.buffer, producer: 0, count: 1_000_000, mayBlock: true, filler: false });
+  ring.close();
+  t.deepEqual(await reports, [{ error: 'RingClosedError' }]);
+});
+
+test('records a spilling producer still holds when the ring closes are reported as discarded', async (t) => {
+  const ring = Ring.create(256);
+  let closed = false;
+  const reports = await produce({ buffer: ring.buffer, producer: 0, count: 1000, mayBlock: false, filler: false }, (r) => {
+    if ('done' in r && !closed) {
+      closed = true;
+      ring.close();
+    }
+  });
+  const done = reports[0] as { done: true; spilled: number };
+  t.true(done.spilled > 0);
+  t.like(reports[1], { discarded: done.spilled });
+});
+
+test('writing into a closed ring throws RingClosedError', (t) => {
+  const ring = Ring.create(256);
+  ring.close();
+  const writer = new RingWriter(ring, () => t.fail());
+  t.throws(() => writer.write(new Uint8Array(4), true), { instanceOf: RingClosedError });
+});
+
+test('a full ring consumed by this very thread spills instead of blocking, even when blocking is allowed', (t) => {
+  const ring = Ring.create(256);
+  const reader = new RingReader(ring);
+  const writer = new RingWriter(ring, () => {});
+  for (let i = 0; i < 100; i++) writer.write(new Uint8Array(16).fill(i), true);
+  t.true(writer.spilled > 0);
+  const firsts: number[] = [];
+  reader.read((bytes, start) => firsts.push(bytes[start]!), 1000);
+  t.deepEqual(firsts, Array.from({ length: firsts.length }, (_, i) => i));
+  ring.close();
+});
+
+test('one wake-up for a burst of records into an idle consumer', async (t) => {
+  const ring = Ring.create(4096);
+  const reader = new RingReader(ring);
+  const writer = new RingWriter(ring, () => {});
+  const woken = new Promise<void>((resolve) => ring.wake.arm(resolve));
+  t.false(reader.hasRecords());
+  const before = ring.wake.epoch();
+  const encoder = new Encoder();
+  for (let i = 0; i < 50; i++) {
+    encoder.reset();
+    encoder.writeValue(i);
+    writer.write(encoder.bytes(), false);
+  }
+  await woken;
+  t.is(ring.wake.epoch() - before, 1);
+  t.is(reader.read(() => {}, 1000), 50);
+  ring.close();
+});
+
+test('Ring.create rejects a capacity that is not a power of two in range, naming it', (t) => {
+  t.throws(() => Ring.create(1000), { instanceOf: RangeError, message: /capacity/ });
+  t.throws(() => Ring.create(128), { instanceOf: RangeError, message: /capacity/ });
+});
+
+test('Ring.from rejects a buffer that is not a ring, naming it', (t) => {
+  t.throws(() => Ring.from(new SharedArrayBuffer(64)), { instanceOf: TypeError, message: /buffer/ });
+  t.throws(() => Ring.from(new ArrayBuffer(4096) as unknown as SharedArrayBuffer), { instanceOf: TypeError, message: /buffer/ });
+});
+
+test('a ring revived from its buffer is the same ring', (t) => {
+  const ring = Ring.create(512);
+  const again = Ring.from(ring.buffer);
+  t.is(again.id, ring.id);
+  t.is(again.capacity, 512);
+});
