@@ -8,10 +8,13 @@
  */
 import { BaseEventLoop } from './base_events.js';
 import { closeExecutors, runInExecutor, setDefaultExecutor, type Executor, type ExecutorFunction } from './executor.js';
-import type { Protocol, ProtocolFactory } from './protocols.js';
+import { connectReadPipe, connectWritePipe, type PipeLike } from './pipes.js';
+import { subprocessExec, subprocessShell, type SubprocessOptions } from './process.js';
+import type { DatagramProtocol, Protocol, ProtocolFactory, SubprocessProtocol } from './protocols.js';
 import { createServer, createUnixServer, type ServerOptions, type UnixServerOptions } from './servers.js';
 import { createConnection, type ConnectionOptions } from './tcp.js';
 import { closeLoopResources } from './transports.js';
+import { createDatagramEndpoint, type DatagramOptions } from './udp.js';
 import { createUnixConnection, type UnixConnectionOptions } from './unix.js';
 import { _setLoopFactory } from './running.js';
 
@@ -25,6 +28,11 @@ export class EventLoop extends BaseEventLoop {
   createServer<P extends Protocol>(protocolFactory: ProtocolFactory<P>, host?: string | string[] | null, port?: number | string | null, options?: ServerOptions) { return createServer(this, protocolFactory, host, port, options); }
   createUnixConnection<P extends Protocol>(protocolFactory: ProtocolFactory<P>, path?: string | null, options?: UnixConnectionOptions) { return createUnixConnection(this, protocolFactory, path, options); }
   createUnixServer<P extends Protocol>(protocolFactory: ProtocolFactory<P>, path?: string | null, options?: UnixServerOptions) { return createUnixServer(this, protocolFactory, path, options); }
+  createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: ProtocolFactory<P>, localAddr?: [string, number] | null, remoteAddr?: [string, number] | null, options?: DatagramOptions) { return createDatagramEndpoint(this, protocolFactory, localAddr, remoteAddr, options); }
+  connectReadPipe<P extends Protocol>(protocolFactory: ProtocolFactory<P>, pipe: PipeLike) { return connectReadPipe(this, protocolFactory, pipe); }
+  connectWritePipe<P extends Protocol>(protocolFactory: ProtocolFactory<P>, pipe: PipeLike) { return connectWritePipe(this, protocolFactory, pipe); }
+  subprocessExec<P extends SubprocessProtocol>(protocolFactory: ProtocolFactory<P>, program: string, ...args: (string | SubprocessOptions)[]) { return subprocessExec(this, protocolFactory, program, ...args); }
+  subprocessShell<P extends SubprocessProtocol>(protocolFactory: ProtocolFactory<P>, cmd: string, options?: SubprocessOptions) { return subprocessShell(this, protocolFactory, cmd, options); }
 
   // --- fd readiness, raw sockets, names, pipes, processes, signals (runtime/poll.ts, socket.ts, dns.ts, pipes.ts, process.ts, signals.ts) ---
 

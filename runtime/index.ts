@@ -18,6 +18,14 @@ export type {
 export { StreamTransport, type ConnectionOptions } from './tcp.js';
 export { Server, ServerSocket, type ServerOptions, type UnixServerOptions } from './servers.js';
 export type { UnixConnectionOptions } from './unix.js';
+export { UdpTransport, type DatagramOptions } from './udp.js';
+export type { PipeLike } from './pipes.js';
+export { ProcessTransport, type StdioSpec, type SubprocessOptions } from './process.js';
+export {
+  DEFAULT_LIMIT, IncompleteReadError, LimitOverrunError, StreamReader, StreamReaderProtocol, StreamWriter,
+  openConnection, openUnixConnection, startServer, startUnixServer,
+  type ClientConnected, type OpenConnectionOptions, type StartServerOptions, type StreamOptions,
+} from './streams.js';
 export type { Executor, ExecutorFunction, ExecutorRunOptions, FunctionDescriptor } from './executor.js';
 export { maxExecutorThreads, setMaxExecutorThreads } from './executor_pool.js';
 export { transfer, type ExecutorTask, type Transfer, type Transferable } from './executor_task.js';
