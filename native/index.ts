@@ -39,6 +39,7 @@ export interface NativeConstants {
   readonly SO_ERROR: number;
   readonly SO_TYPE: number;
   readonly SO_DOMAIN: number;
+  readonly SO_PROTOCOL: number;
   readonly SO_ACCEPTCONN: number;
   readonly SHUT_RD: number;
   readonly SHUT_WR: number;

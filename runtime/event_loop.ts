@@ -17,6 +17,12 @@ import { closeLoopResources } from './transports.js';
 import { createDatagramEndpoint, type DatagramOptions } from './udp.js';
 import { createUnixConnection, type UnixConnectionOptions } from './unix.js';
 import { _setLoopFactory } from './running.js';
+import { addReader, addWriter, closeLoopWatches, removeReader, removeWriter, type FileLike } from './poll.js';
+import type { Socket, SocketAddress } from './socket.js';
+import { sockAccept, sockConnect, sockRecv, sockSendall } from './sock_ops.js';
+import { getaddrinfo, getnameinfo, type GetaddrinfoOptions } from './dns.js';
+import { addSignalHandler, closeLoopSignals, removeSignalHandler } from './signals.js';
+import type { AnyCallback } from './validate.js';
 
 export class EventLoop extends BaseEventLoop {
   // --- executor (runtime/executor.ts) ---
@@ -35,11 +41,24 @@ export class EventLoop extends BaseEventLoop {
   subprocessShell<P extends SubprocessProtocol>(protocolFactory: ProtocolFactory<P>, cmd: string, options?: SubprocessOptions) { return subprocessShell(this, protocolFactory, cmd, options); }
 
   // --- fd readiness, raw sockets, names, pipes, processes, signals (runtime/poll.ts, socket.ts, dns.ts, pipes.ts, process.ts, signals.ts) ---
+  addReader(fd: FileLike, callback: AnyCallback, ...args: unknown[]): void { addReader(this, fd, callback, ...args); }
+  removeReader(fd: FileLike): boolean { return removeReader(this, fd); }
+  addWriter(fd: FileLike, callback: AnyCallback, ...args: unknown[]): void { addWriter(this, fd, callback, ...args); }
+  removeWriter(fd: FileLike): boolean { return removeWriter(this, fd); }
+  sockRecv(sock: Socket, nbytes: number) { return sockRecv(this, sock, nbytes); }
+  sockSendall(sock: Socket, data: Uint8Array) { return sockSendall(this, sock, data); }
+  sockConnect(sock: Socket, address: SocketAddress) { return sockConnect(this, sock, address); }
+  sockAccept(sock: Socket) { return sockAccept(this, sock); }
+  getaddrinfo(host: string | null, port: number | string | null, options?: GetaddrinfoOptions) { return getaddrinfo(this, host, port, options); }
+  getnameinfo(sockaddr: SocketAddress, flags?: number) { return getnameinfo(this, sockaddr, flags); }
+  addSignalHandler(sig: number | string, callback: AnyCallback, ...args: unknown[]): void { addSignalHandler(this, sig, callback, ...args); }
+  removeSignalHandler(sig: number | string): boolean { return removeSignalHandler(this, sig); }
 
   /** Frees what the modules above hold for this loop, then closes the core. */
   override close(): void {
     if (this.isClosed()) return;
     if (!this.isRunning()) closeLoopResources(this);
+    if (!this.isRunning()) { closeLoopWatches(this); closeLoopSignals(this); }
     super.close();
     closeExecutors(this);
   }

@@ -29,3 +29,13 @@ export {
 export type { Executor, ExecutorFunction, ExecutorRunOptions, FunctionDescriptor } from './executor.js';
 export { maxExecutorThreads, setMaxExecutorThreads } from './executor_pool.js';
 export { transfer, type ExecutorTask, type Transfer, type Transferable } from './executor_task.js';
+export {
+  Socket, socket, socketpair, type SocketAddress,
+  AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_IPV6, IPV6_V6ONLY,
+  TCP_NODELAY, SOL_SOCKET, SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SO_BROADCAST, SO_RCVBUF, SO_SNDBUF, SO_ERROR, SHUT_RD, SHUT_WR, SHUT_RDWR,
+} from './socket.js';
+export {
+  AI_PASSIVE, AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_V4MAPPED, AI_ALL, AI_ADDRCONFIG,
+  NI_NUMERICHOST, NI_NUMERICSERV, NI_NOFQDN, NI_NAMEREQD, NI_DGRAM, type AddrInfo, type GetaddrinfoOptions,
+} from './dns.js';
+export type { FileLike } from './poll.js';

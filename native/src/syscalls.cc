@@ -461,6 +461,7 @@ void SetConstants(napi_env env, napi_value exports) {
   SetInt(env, c, "SO_ERROR", SO_ERROR);
   SetInt(env, c, "SO_TYPE", SO_TYPE);
   SetInt(env, c, "SO_DOMAIN", SO_DOMAIN);
+  SetInt(env, c, "SO_PROTOCOL", SO_PROTOCOL);
   SetInt(env, c, "SO_ACCEPTCONN", SO_ACCEPTCONN);
   SetInt(env, c, "SHUT_RD", SHUT_RD);
   SetInt(env, c, "SHUT_WR", SHUT_WR);
