@@ -93,6 +93,8 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   private readonly startAsync = (fn: () => Promise<T> | T): void => {
+    // As in asyncio, a task cancelled before its first step never runs its coroutine.
+    if (this.mustCancel) return this.fail(new CancelledError(this.pendingCancelMessage ?? ''));
     let outcome: Promise<T> | T;
     liveAsyncTasks++;
     try {
