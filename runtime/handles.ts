@@ -45,8 +45,9 @@ export class Handle {
   /** @internal Runs the callback; exceptions go to the loop's exception handler. */
   _run(): void {
     try {
-      // Spread is the fast path for the common zero/few-argument case in V8.
-      this._callback!(...this._args);
+      const args = this._args;
+      if (args.length === 0) this._callback!();
+      else this._callback!(...args);
     } catch (exc) {
       const context: Record<string, unknown> = {
         message: `Exception in callback ${describeCallback(this._callback)}`,
