@@ -14,6 +14,7 @@
  * timer for its earliest deadline and is woken by `callSoon` and friends.
  */
 import { performance } from 'node:perf_hooks';
+import { inspect } from 'node:util';
 import { RuntimeError } from './errors.js';
 import { Future } from './futures.js';
 import { Handle, TimerHandle } from './handles.js';
@@ -195,7 +196,7 @@ export class BaseEventLoop {
     const details: string[] = [];
     for (const [key, value] of Object.entries(context)) {
       if (key === 'message' || key === 'exception') continue;
-      details.push(`${key}: ${typeof value === 'string' ? value : String(value)}`);
+      details.push(`${key}: ${formatContextValue(value)}`);
     }
     const exception = context.exception;
     const parts: unknown[] = [message];
@@ -418,6 +419,19 @@ export class BaseEventLoop {
 
 function debugFromEnvironment(): boolean {
   return Boolean(process.env.PYTHONASYNCIODEBUG || process.env.MULTILOOP_DEBUG);
+}
+
+/**
+ * A context value as one log entry: by its own toString (Handle, Future,
+ * transports) when it has one, else inspected, so that a nested context (a
+ * failing custom handler's) keeps its message and exception instead of
+ * '[object Object]'.
+ */
+function formatContextValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const ownText = typeof value === 'object' && value !== null && !Array.isArray(value)
+    && typeof value.toString === 'function' && value.toString !== Object.prototype.toString;
+  return ownText ? String(value) : inspect(value, { depth: 1 });
 }
 
 function captureStack(): string {
