@@ -8,7 +8,7 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import type { BaseEventLoop } from './base_events.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
-import { acceptedConnection, checkHost, checkProtocolFactory, checkPort, nodeFamily, resolveHost } from './tcp.js';
+import { acceptedConnection, checkHost, type ConnectionOwner, checkProtocolFactory, checkPort, nodeFamily, resolveHost } from './tcp.js';
 import { checkSsl, serverTls, type SslOption } from './tls.js';
 import { addressTuple, registerLoopResource, unregisterLoopResource, type Address, type LoopResource } from './transports.js';
 
@@ -39,23 +39,24 @@ export class ServerSocket {
 /**
  * The seed's `Server`. `close()` stops listening at once; connections
  * already accepted stay open. `waitClosed()` settles once the server is
- * closed and every connection it accepted has ended (Node's `close` event,
- * asyncio 3.12's semantics).
+ * closed and every connection it accepted has run `connectionLost`
+ * (asyncio 3.12's semantics).
  */
-export class Server implements LoopResource {
+export class Server implements LoopResource, ConnectionOwner {
   /** The listening sockets, or null once `close()` was called. */
   sockets: ServerSocket[] | null;
   readonly #loop: BaseEventLoop;
   readonly #servers: net.Server[];
+  #active = 0;
+  #listenersClosed = false;
   readonly #closed: Promise<void>;
+  #settleClosed!: () => void;
 
   constructor(loop: BaseEventLoop, servers: net.Server[]) {
     this.#loop = loop;
     this.#servers = servers;
     this.sockets = servers.map((s) => new ServerSocket(s));
-    this.#closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.once('close', resolve)))).then(
-      () => undefined,
-    );
+    this.#closed = new Promise((resolve) => (this.#settleClosed = resolve));
     registerLoopResource(loop, this);
   }
 
@@ -72,16 +73,38 @@ export class Server implements LoopResource {
     if (this.sockets === null) return;
     this.sockets = null;
     unregisterLoopResource(this.#loop, this);
-    for (const server of this.#servers) server.close();
+    let open = this.#servers.length;
+    const onClosed = (): void => {
+      if (--open > 0) return;
+      this.#listenersClosed = true;
+      this.#maybeClosed();
+    };
+    // Node calls back once the listening socket and the connections it counts are gone.
+    for (const server of this.#servers) server.close(onClosed);
   }
 
-  /** Settles once closed and every accepted connection has ended. */
+  /** Settles once closed and every accepted connection ran `connectionLost`. */
   waitClosed(): Promise<void> {
     return this.#closed;
   }
 
   _forceClose(): void {
     this.close();
+  }
+
+  /** @internal An accepted connection's transport was created. */
+  _attach(): void {
+    this.#active++;
+  }
+
+  /** @internal An accepted connection's `connectionLost` ran. */
+  _detach(): void {
+    this.#active--;
+    this.#maybeClosed();
+  }
+
+  #maybeClosed(): void {
+    if (this.#listenersClosed && this.#active === 0) this.#settleClosed();
   }
 }
 
@@ -162,8 +185,15 @@ async function serve<P extends Protocol>(
   extra: (sock: net.Socket) => Record<string, unknown>,
   optional: (target: ListenTarget, err: NodeJS.ErrnoException) => boolean = () => false,
 ): Promise<Server> {
+  let owner: Server | null = null;
+  // Connections accepted while later addresses are still being bound wait for the Server.
+  const early: net.Socket[] = [];
+  const accept = (sock: net.Socket): void => {
+    void acceptedConnection(loop, sock, protocolFactory, ssl, extra(sock), owner);
+  };
   const onConnection = (sock: net.Socket): void => {
-    void acceptedConnection(loop, sock, protocolFactory, ssl, extra(sock));
+    if (owner === null) early.push(sock);
+    else accept(sock);
   };
   const servers: net.Server[] = [];
   let port = -1;
@@ -188,6 +218,7 @@ async function serve<P extends Protocol>(
     loop._checkClosed();
   } catch (exc) {
     for (const server of servers) server.close();
+    for (const sock of early) sock.destroy();
     throw exc;
   }
   for (const server of servers) {
@@ -196,7 +227,9 @@ async function serve<P extends Protocol>(
       if (!loop.isClosed()) loop.callExceptionHandler({ message: 'accept() failed on a listening socket', exception });
     });
   }
-  return new Server(loop, servers);
+  owner = new Server(loop, servers);
+  for (const sock of early) accept(sock);
+  return owner;
 }
 
 const ADDRESS_UNAVAILABLE = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL']);

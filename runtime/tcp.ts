@@ -21,6 +21,12 @@ export interface StreamMode {
 
 const SOCKET_MODE: StreamMode = { readable: true, writable: true, halfOpen: true };
 
+/** What owns accepted connections (a `Server`): told when each one's `connectionLost` ran. */
+export interface ConnectionOwner {
+  _attach(): void;
+  _detach(): void;
+}
+
 /**
  * asyncio's stream transport over a Node stream. Guarantees: the protocol's
  * `connectionMade` runs first, then `dataReceived` in order, `eofReceived`
@@ -33,6 +39,7 @@ export class StreamTransport<P extends Protocol = Protocol> extends FlowControlT
   private _eofWritten = false;
   private _lost = false;
   private _error: Error | null = null;
+  private readonly _owner: ConnectionOwner | null;
 
   private readonly _onData = (data: Buffer): void => this._loop._callIo(this._deliverData, data);
   private readonly _onEnd = (): void => this._loop._callIo(this._deliverEof);
@@ -44,6 +51,7 @@ export class StreamTransport<P extends Protocol = Protocol> extends FlowControlT
     this._unregister();
     // A closed loop already aborted this transport and can run no callback.
     if (!this._loop.isClosed()) this._loop._callIo(this._deliverLost);
+    else this._owner?._detach();
   };
   private readonly _onWritten = (): void => this._maybeResumeProtocol();
   private readonly _destroyStream = (): void => {
@@ -72,12 +80,17 @@ export class StreamTransport<P extends Protocol = Protocol> extends FlowControlT
   private readonly _deliverLost = (): void => {
     if (this._lost) return;
     this._lost = true;
-    this._protocol.connectionLost(this._error);
+    try {
+      this._protocol.connectionLost(this._error);
+    } finally {
+      this._owner?._detach();
+    }
   };
 
   /**
    * Wraps `stream` (already connected) and schedules `connectionMade`.
-   * `stream` is the transport's from now on: it closes it.
+   * `stream` is the transport's from now on: it closes it. `owner` is told
+   * once `connectionLost` ran.
    */
   constructor(
     loop: BaseEventLoop,
@@ -85,8 +98,11 @@ export class StreamTransport<P extends Protocol = Protocol> extends FlowControlT
     protocol: P,
     extra: Record<string, unknown>,
     mode: StreamMode = SOCKET_MODE,
+    owner: ConnectionOwner | null = null,
   ) {
     super(loop, protocol, extra);
+    this._owner = owner;
+    owner?._attach();
     // One object serves both halves; `mode` says which ones this transport uses.
     this._stream = stream as Readable & Writable;
     this._mode = mode;
@@ -218,6 +234,7 @@ export function startTransport<P extends Protocol>(
   sock: net.Socket,
   protocolFactory: ProtocolFactory<P>,
   extra: Record<string, unknown>,
+  owner: ConnectionOwner | null = null,
 ): Promise<[StreamTransport<P>, P]> {
   let protocol: P;
   try {
@@ -227,7 +244,7 @@ export function startTransport<P extends Protocol>(
     sock.destroy();
     return Promise.reject(exc);
   }
-  const transport = new StreamTransport(loop, sock, protocol, extra);
+  const transport = new StreamTransport(loop, sock, protocol, extra, SOCKET_MODE, owner);
   // Queued behind connectionMade, so the caller sees the pair only after it ran.
   return new Promise((resolve) => loop._callIo(resolve, [transport, protocol]));
 }
@@ -253,7 +270,8 @@ export async function startSocketTransport<P extends Protocol>(
 /**
  * Wraps a connection a server accepted (or one handed over by another
  * thread): TLS handshake when `ssl` is a context, then protocol, transport
- * and `connectionMade`. Never throws: a failed handshake is logged in debug
+ * and `connectionMade`; `owner` (the server) counts it until its
+ * `connectionLost` ran. Never throws: a failed handshake is logged in debug
  * mode and a failing protocol factory goes to the loop's exception handler;
  * either way the socket is closed and the promise settles with null.
  */
@@ -263,6 +281,7 @@ export async function acceptedConnection<P extends Protocol>(
   protocolFactory: ProtocolFactory<P>,
   ssl: tls.SecureContext | null = null,
   extra: Record<string, unknown> = {},
+  owner: ConnectionOwner | null = null,
 ): Promise<StreamTransport<P> | null> {
   const base = { ...socketExtra(sock), ...extra };
   let stream: net.Socket = sock;
@@ -276,7 +295,7 @@ export async function acceptedConnection<P extends Protocol>(
     Object.assign(base, tlsExtra(stream as tls.TLSSocket, ssl), { socket: stream });
   }
   try {
-    const [transport] = await startTransport(loop, stream, protocolFactory, base);
+    const [transport] = await startTransport(loop, stream, protocolFactory, base, owner);
     return transport;
   } catch (exc) {
     if (!loop.isClosed()) {
