@@ -1,0 +1,127 @@
+/**
+ * Debug mode (the seed's get_debug / set_debug and asyncio's debug mode):
+ * the environment default, slow-callback reports and creation stacks.
+ */
+import { newEventLoop, type ExceptionContext } from 'multiloop';
+import { captureLogger, loopFor, runOnce, test } from './helpers/loop.js';
+
+const DEBUG_VARIABLES = ['PYTHONASYNCIODEBUG', 'MULTILOOP_DEBUG'] as const;
+
+/** Runs `fn` with the debug variables set as given (others unset), restoring the environment after. */
+function withDebugEnvironment<T>(values: Partial<Record<(typeof DEBUG_VARIABLES)[number], string>>, fn: () => T): T {
+  const saved = DEBUG_VARIABLES.map((name) => [name, process.env[name]] as const);
+  try {
+    for (const name of DEBUG_VARIABLES) {
+      const value = values[name];
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    return fn();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+function debugOfNewLoop(): boolean {
+  const loop = newEventLoop();
+  const debug = loop.getDebug();
+  loop.close();
+  return debug;
+}
+
+/** Busy-waits: a slow callback is exactly what these tests need. */
+function spin(seconds: number): void {
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) { /* spin */ }
+}
+
+test('debug is off by default when neither debug variable is set', (t) => {
+  t.false(withDebugEnvironment({}, debugOfNewLoop));
+});
+
+test('MULTILOOP_DEBUG set to a non-empty string turns debug on by default', (t) => {
+  t.true(withDebugEnvironment({ MULTILOOP_DEBUG: '1' }, debugOfNewLoop));
+});
+
+test('PYTHONASYNCIODEBUG set to a non-empty string turns debug on by default', (t) => {
+  t.true(withDebugEnvironment({ PYTHONASYNCIODEBUG: 'yes' }, debugOfNewLoop));
+});
+
+test('an empty debug variable leaves debug off', (t) => {
+  t.false(withDebugEnvironment({ PYTHONASYNCIODEBUG: '', MULTILOOP_DEBUG: '' }, debugOfNewLoop));
+});
+
+test('setDebug switches debug mode on and off', (t) => {
+  const loop = loopFor(t);
+  loop.setDebug(true);
+  t.true(loop.getDebug());
+  loop.setDebug(false);
+  t.false(loop.getDebug());
+});
+
+test('slowCallbackDuration defaults to 0.1 seconds', (t) => {
+  const loop = loopFor(t);
+  t.is(loop.slowCallbackDuration, 0.1);
+});
+
+test('in debug mode a callback slower than slowCallbackDuration is reported through logger.warn', async (t) => {
+  const loop = loopFor(t);
+  const warnings = captureLogger(t, 'warn');
+  loop.setDebug(true);
+  loop.slowCallbackDuration = 0.01;
+  loop.callSoon(function slowpoke() { spin(0.02); });
+  await runOnce(loop);
+  t.is(warnings.length, 1);
+  const text = warnings[0]!.join(' ');
+  t.regex(text, /slowpoke/);
+  t.regex(text, /took 0\.\d{3} seconds/);
+});
+
+test('in debug mode a callback faster than slowCallbackDuration is not reported', async (t) => {
+  const loop = loopFor(t);
+  const warnings = captureLogger(t, 'warn');
+  loop.setDebug(true);
+  loop.callSoon(() => {});
+  await runOnce(loop);
+  t.is(warnings.length, 0);
+});
+
+test('slow callbacks are not reported outside debug mode', async (t) => {
+  const loop = loopFor(t);
+  const warnings = captureLogger(t, 'warn');
+  loop.setDebug(false);
+  loop.slowCallbackDuration = 0.01;
+  loop.callSoon(() => spin(0.02));
+  await runOnce(loop);
+  t.is(warnings.length, 0);
+});
+
+test('in debug mode the error context carries the stack where the handle was created', async (t) => {
+  const loop = loopFor(t);
+  loop.setDebug(true);
+  const contexts: ExceptionContext[] = [];
+  loop.setExceptionHandler((_loop, context) => contexts.push(context));
+  function scheduleFailure(): void {
+    loop.callLater(0, () => { throw new Error('boom'); });
+  }
+  scheduleFailure();
+  await runOnce(loop);
+  t.is(contexts.length, 1);
+  const stack = contexts[0]!.sourceTraceback;
+  t.is(typeof stack, 'string');
+  t.regex(String(stack), /at scheduleFailure .*debug\.test\.(js|ts)/);
+});
+
+test('outside debug mode the error context has no creation stack', async (t) => {
+  const loop = loopFor(t);
+  loop.setDebug(false);
+  const contexts: ExceptionContext[] = [];
+  loop.setExceptionHandler((_loop, context) => contexts.push(context));
+  loop.callSoon(() => { throw new Error('boom'); });
+  await runOnce(loop);
+  t.is(contexts.length, 1);
+  t.false('sourceTraceback' in contexts[0]!);
+});
