@@ -5,7 +5,7 @@
  * awaited in a Task or passed to `runUntilComplete`.
  */
 import { CancelledError, TimeoutError } from './errors.js';
-import { Future } from './futures.js';
+import { Future, isFuture } from './futures.js';
 import { _currentLoop, type LoopCore } from './running.js';
 import { ensureFuture, type Coroutine } from './tasks.js';
 import { checkSeconds } from './validate.js';
@@ -40,7 +40,7 @@ export function gather(...args: (Awaitable<unknown> | GatherOptions)[]): Future<
     options = last;
     args = args.slice(0, -1);
   }
-  const loop = _currentLoop();
+  const loop = loopOfFirst(args[0]);
   const children = args.map((aw, i) => ensureChild(aw as Awaitable<unknown>, loop, `gather: argument ${i}`));
   const outer = new GatherFuture(loop, children);
   if (children.length === 0) {
@@ -118,7 +118,7 @@ export function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Future<T> 
 
 /** A future that mirrors `aw` but whose cancellation does not cancel `aw`. */
 export function shield<T>(aw: Awaitable<T>): Future<T> {
-  const loop = _currentLoop();
+  const loop = loopOfFirst(aw);
   const inner = ensureChild(aw, loop, 'shield: aw');
   if (inner.done()) return inner;
   const outer = new Future<T>(loop);
@@ -176,6 +176,16 @@ export function wait<T>(aws: Iterable<Awaitable<T>>, options: WaitOptions = {}):
   const timer = timeout === null ? null : loop.callLater(timeout, finish);
   for (const f of futures) f.addDoneCallback(onDone);
   return outer;
+}
+
+/**
+ * As in asyncio, gather and shield run on the loop of the Future they are
+ * given first, so that `loop.runUntilComplete(gather(a, b))` works with a
+ * loop that is not the current one; a coroutine goes to the running (else
+ * current) loop.
+ */
+function loopOfFirst(aw: unknown): LoopCore {
+  return isFuture(aw) ? aw._loop : _currentLoop();
 }
 
 function ensureChild<T>(aw: Awaitable<T>, loop: LoopCore, what: string): Future<T> {

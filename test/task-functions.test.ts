@@ -59,6 +59,16 @@ test('gather resolves with the results in argument order, whatever the completio
   t.deepEqual(results, ['future', 'async', 'generator', 'promise']);
 });
 
+test('gather of futures built outside a running loop runs on the futures\' loop', async (t) => {
+  const loop = loopFor(t);
+  const a = loop.createFuture<number>();
+  const b = loop.createFuture<number>();
+  settleLater(a, 0, 1);
+  settleLater(b, 0.001, 2);
+  // asyncio's run_until_complete(gather(...)) idiom, with a loop that is not the current one.
+  t.deepEqual(await loop.runUntilComplete(gather(a, b)), [1, 2]);
+});
+
 test('gather of nothing resolves with an empty list', async (t) => {
   const loop = loopFor(t);
   t.deepEqual(await loop.runUntilComplete(async () => await gather()), []);
@@ -212,6 +222,13 @@ test('cancelling waitFor cancels the awaitable', async (t) => {
 test('shield resolves with the result of the awaitable', async (t) => {
   const loop = loopFor(t);
   t.is(await loop.runUntilComplete(async () => await shield(sleep(0.001, 'shielded'))), 'shielded');
+});
+
+test('shield of a future built outside a running loop runs on the future\'s loop', async (t) => {
+  const loop = loopFor(t);
+  const inner = loop.createFuture<string>();
+  settleLater(inner, 0, 'inner');
+  t.is(await loop.runUntilComplete(shield(inner)), 'inner');
 });
 
 test('cancelling a shield does not cancel the awaitable it shields', async (t) => {
