@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import tls from 'node:tls';
 import type { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
+import { AF_INET, AF_INET6, AF_UNSPEC, IPPROTO_TCP } from './socket.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { checkSsl, clientTls, tlsAccept, tlsConnect, tlsExtra, type ClientTls, type SslOption } from './tls.js';
 import { addressTuple, checkBytes, FlowControlTransport, type Transport } from './transports.js';
@@ -316,11 +317,6 @@ export interface ConnectionOptions {
   serverHostname?: string | null;
 }
 
-// Linux's address-family and protocol numbers, as the `socket` module exports them.
-const AF_UNSPEC = 0;
-const AF_INET = 2;
-const AF_INET6 = 10;
-const IPPROTO_TCP = 6;
 
 /** Node's family number (0, 4, 6) for an `AF_*` value; throws a RangeError naming `family` otherwise. */
 export function nodeFamily(family: unknown): 0 | 4 | 6 {
@@ -458,7 +454,7 @@ export function createConnection<P extends Protocol>(
   const portNumber = checkPort(port);
   const family = nodeFamily(options.family);
   if (options.proto !== undefined && options.proto !== 0 && options.proto !== IPPROTO_TCP) {
-    throw new RangeError(`proto must be 0 or IPPROTO_TCP (6), not ${options.proto}`);
+    throw new RangeError(`proto must be 0 or IPPROTO_TCP (${IPPROTO_TCP}), not ${options.proto}`);
   }
   const flags = options.flags ?? 0;
   if (!Number.isInteger(flags)) throw new TypeError(`flags must be an integer, not ${typeof flags}`);

@@ -66,30 +66,42 @@ export function serverTls(ssl: SslOption): tls.SecureContext | null {
   return ssl;
 }
 
-/** Settles once `sock` emitted `okEvent`; on an error first, destroys it and rejects with that error. */
+/**
+ * Settles once `sock` emitted `okEvent`. An error, an EOF or a close first
+ * (a peer that gave up on the handshake), or no handshake within the
+ * timeout, destroys the socket and rejects.
+ */
 function handshake(sock: tls.TLSSocket, okEvent: 'secureConnect' | 'secure'): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      sock.removeListener(okEvent, onOk);
+    const cleanup = (): void => {
+      sock.removeListener('error', onError);
+      sock.removeListener('end', onEnd);
+      sock.removeListener('close', onEnd);
       sock.removeListener('timeout', onTimeout);
+      sock.removeListener(okEvent, onOk);
       sock.setTimeout(0);
+    };
+    const onError = (err: Error): void => {
+      cleanup();
       sock.destroy();
       reject(err);
     };
-    const onOk = (): void => {
-      sock.removeListener('error', onError);
-      sock.removeListener('timeout', onTimeout);
-      sock.setTimeout(0);
-      resolve(sock);
-    };
-    const onTimeout = (): void => {
-      const err: NodeJS.ErrnoException = new Error('TLS handshake timed out');
-      err.code = 'ETIMEDOUT';
+    const fail = (message: string, code: string): void => {
+      const err: NodeJS.ErrnoException = new Error(message);
+      err.code = code;
       onError(err);
     };
+    const onEnd = (): void => fail('connection closed during the TLS handshake', 'ECONNRESET');
+    const onTimeout = (): void => fail('TLS handshake timed out', 'ETIMEDOUT');
+    const onOk = (): void => {
+      cleanup();
+      resolve(sock);
+    };
     sock.once('error', onError);
-    sock.once(okEvent, onOk);
+    sock.once('end', onEnd);
+    sock.once('close', onEnd);
     sock.once('timeout', onTimeout);
+    sock.once(okEvent, onOk);
     sock.setTimeout(HANDSHAKE_TIMEOUT_MS);
   });
 }

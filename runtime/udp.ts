@@ -6,6 +6,7 @@ import dgram from 'node:dgram';
 import type dns from 'node:dns';
 import type { BaseEventLoop } from './base_events.js';
 import type { DatagramProtocol, ProtocolFactory } from './protocols.js';
+import { IPPROTO_UDP } from './socket.js';
 import { checkHostPort, checkProtocolFactory, nodeFamily, resolveHost } from './tcp.js';
 import { addressTuple, checkBytes, FlowControlTransport, type Address, type DatagramTransport } from './transports.js';
 
@@ -132,8 +133,6 @@ export interface DatagramOptions {
   allowBroadcast?: boolean;
 }
 
-const IPPROTO_UDP = 17;
-
 /** Binds and/or connects `socket`; rejects with the OS error (the socket is then closed). */
 function open(socket: dgram.Socket, local: [string, number] | null, remote: [string, number] | null): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -187,7 +186,7 @@ export function createDatagramEndpoint<P extends DatagramProtocol>(
     throw new TypeError('localAddr, remoteAddr or family must be given');
   }
   if (options.proto !== undefined && options.proto !== 0 && options.proto !== IPPROTO_UDP) {
-    throw new RangeError(`proto must be 0 or IPPROTO_UDP (17), not ${options.proto}`);
+    throw new RangeError(`proto must be 0 or IPPROTO_UDP (${IPPROTO_UDP}), not ${options.proto}`);
   }
   const flags = options.flags ?? 0;
   return (async () => {

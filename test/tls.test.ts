@@ -1,0 +1,191 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import test from 'ava';
+import { newEventLoop, Protocol, type EventLoop, type Future, type Server, type Transport } from 'multiloop';
+
+/** Collects received bytes; `lost` settles on connectionLost. */
+class Collector extends Protocol {
+  transport!: Transport;
+  chunks: Buffer[] = [];
+  readonly lost: Future<Error | null>;
+  constructor(loop: EventLoop) {
+    super();
+    this.lost = loop.createFuture();
+  }
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Buffer): void {
+    this.chunks.push(data);
+  }
+  override connectionLost(exc: Error | null): void {
+    this.lost.setResult(exc);
+  }
+}
+
+/** Echoes every byte back, then closes at EOF. */
+class Echo extends Protocol {
+  transport!: Transport;
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Buffer): void {
+    this.transport.write(data);
+  }
+}
+
+let dir: string;
+let serverContext: tls.SecureContext;
+let clientContext: tls.SecureContext;
+
+test.before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiloop-tls-'));
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+  ], { stdio: 'ignore' });
+  const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
+  serverContext = tls.createSecureContext({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert });
+  clientContext = tls.createSecureContext({ ca: cert });
+});
+
+test.after.always(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
+  const loop = newEventLoop();
+  try {
+    return await loop.runUntilComplete(() => fn(loop));
+  } finally {
+    loop.close();
+  }
+}
+
+async function tlsEchoServer(loop: EventLoop): Promise<[Server, number]> {
+  const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: serverContext });
+  return [server, (server.sockets![0]!.getsockname() as [string, number])[1]];
+}
+
+async function closeServer(server: Server): Promise<void> {
+  server.close();
+  await server.waitClosed();
+}
+
+function openFds(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+test.serial('a TLS connection echoes bytes and reports sslcontext, peercert and cipher', async (t) => {
+  await run(async (loop) => {
+    const [server, port] = await tlsEchoServer(loop);
+    const [transport, client] = await loop.createConnection(() => new Collector(loop), '127.0.0.1', port, {
+      ssl: clientContext,
+    });
+    t.is(transport.getExtraInfo('sslcontext'), clientContext);
+    t.is((transport.getExtraInfo('peercert') as tls.PeerCertificate).subject.CN, 'localhost');
+    t.truthy((transport.getExtraInfo('cipher') as tls.CipherNameAndProtocol).name);
+    t.true(transport.getExtraInfo('socket') instanceof tls.TLSSocket);
+    transport.write(Buffer.from('secret'));
+    transport.writeEof();
+    t.is(await client.lost, null);
+    t.is(Buffer.concat(client.chunks).toString(), 'secret');
+    await closeServer(server);
+  });
+});
+
+test.serial('ssl: true verifies against the default CAs and rejects a self-signed server, closing the socket', async (t) => {
+  await run(async (loop) => {
+    const before = openFds();
+    const [server, port] = await tlsEchoServer(loop);
+    const err = await t.throwsAsync(loop.createConnection(() => new Collector(loop), 'localhost', port, { ssl: true }));
+    t.regex(String((err as NodeJS.ErrnoException).code), /SELF_SIGNED/);
+    // waitClosed also waits for the server's side of the failed handshake.
+    await closeServer(server);
+    t.is(openFds(), before);
+  });
+});
+
+test.serial('serverHostname is matched against the certificate', async (t) => {
+  await run(async (loop) => {
+    const [server, port] = await tlsEchoServer(loop);
+    const err = await t.throwsAsync(
+      loop.createConnection(() => new Collector(loop), '127.0.0.1', port, { ssl: clientContext, serverHostname: 'example.com' }),
+    );
+    t.is((err as NodeJS.ErrnoException).code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+    const [transport] = await loop.createConnection(() => new Collector(loop), '127.0.0.1', port, {
+      ssl: clientContext,
+      serverHostname: 'localhost',
+    });
+    transport.close();
+    await closeServer(server);
+  });
+});
+
+test.serial("serverHostname '' disables hostname matching but still verifies the chain", async (t) => {
+  await run(async (loop) => {
+    const [server, port] = await tlsEchoServer(loop);
+    // The certificate names localhost and 127.0.0.1, not this (v4-mapped) address.
+    const host = '::ffff:127.0.0.1';
+    await t.throwsAsync(loop.createConnection(() => new Collector(loop), host, port, { ssl: clientContext }), {
+      code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+    });
+    const [transport] = await loop.createConnection(() => new Collector(loop), host, port, {
+      ssl: clientContext,
+      serverHostname: '',
+    });
+    t.true(transport.getExtraInfo('peercert') !== null);
+    transport.close();
+    await t.throwsAsync(loop.createConnection(() => new Collector(loop), '127.0.0.1', port, { ssl: true, serverHostname: '' }), {
+      message: /self.signed/i,
+    });
+    await closeServer(server);
+  });
+});
+
+test.serial('ssl without a host requires serverHostname', async (t) => {
+  await run(async (loop) => {
+    t.throws(() => loop.createUnixConnection(() => new Collector(loop), '/nonexistent', { ssl: clientContext }), {
+      instanceOf: TypeError,
+      message: /serverHostname/,
+    });
+  });
+});
+
+test.serial('TLS works over UNIX sockets', async (t) => {
+  await run(async (loop) => {
+    const sockPath = path.join(dir, 'tls.sock');
+    const server = await loop.createUnixServer(() => new Echo(), sockPath, { ssl: serverContext });
+    const [transport, client] = await loop.createUnixConnection(() => new Collector(loop), sockPath, {
+      ssl: clientContext,
+      serverHostname: 'localhost',
+    });
+    transport.write(Buffer.from('over unix'));
+    transport.writeEof();
+    t.is(await client.lost, null);
+    t.is(Buffer.concat(client.chunks).toString(), 'over unix');
+    await closeServer(server);
+  });
+});
+
+test.serial('a client that fails the handshake is dropped without harming the server', async (t) => {
+  await run(async (loop) => {
+    const [server, port] = await tlsEchoServer(loop);
+    const plain = net.connect(port, '127.0.0.1');
+    plain.write('GET / HTTP/1.0\r\n\r\n');
+    await new Promise((resolve) => plain.once('close', resolve).resume());
+    const [transport, client] = await loop.createConnection(() => new Collector(loop), '127.0.0.1', port, {
+      ssl: clientContext,
+    });
+    transport.write(Buffer.from('still serving'));
+    transport.writeEof();
+    await client.lost;
+    t.is(Buffer.concat(client.chunks).toString(), 'still serving');
+    await closeServer(server);
+  });
+});
