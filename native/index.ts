@@ -12,6 +12,7 @@
  * `false` for connect) instead of throwing.
  */
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
 /** Socket, address and name-resolution constants of the platform. */
@@ -123,13 +124,19 @@ function load(): NativeBinding {
 /** The addon's functions, loaded for the calling thread. */
 export const native: NativeBinding = load();
 
+/** errno -> its first name (EAGAIN, not its alias EWOULDBLOCK), including those libuv has no name for (EINPROGRESS, ...). */
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) {
+  if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
+}
+
 /**
  * An Error shaped like those the addon throws, for failures detected in
  * TypeScript (a would-block result turned into an error, a connect result).
  * `errno` is positive or negative; it is stored negative, as Node does.
  */
 export function systemError(syscall: string, errno: number): NodeJS.ErrnoException {
-  const code = getSystemErrorName(-Math.abs(errno));
+  const code = ERRNO_NAMES.get(Math.abs(errno)) ?? getSystemErrorName(-Math.abs(errno));
   const error: NodeJS.ErrnoException = new Error(`${syscall} ${code}`);
   error.code = code;
   error.errno = -Math.abs(errno);
