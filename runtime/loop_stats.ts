@@ -30,6 +30,8 @@ const BYTES = FLOAT_OFFSET + FLOAT_SLOTS * 8;
 
 /** How often a loop thread publishes its lag percentiles (ms): the window they describe. */
 const LAG_WINDOW_MS = 250;
+/** The delay histogram's timer period (ms); each sample is this period plus the lag. */
+const RESOLUTION_MS = 10;
 
 /** One loop's line of `runtime.stats()`. Lags are in seconds. */
 export interface LoopStatsSnapshot {
@@ -139,12 +141,14 @@ export class LoopStats {
  * nor shows in the loop's own statistics. Returns the stop function.
  */
 export function startSampling(stats: LoopStats, sample: (stats: LoopStats) => void): () => void {
-  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
+  // Samples are in ns and include the timer's own period; an empty window reports 0.
+  const lag = (percentile: number): number =>
+    histogram.count > 0 ? Math.max(0, histogram.percentile(percentile) / 1e9 - RESOLUTION_MS / 1e3) : 0;
   const timer = setInterval(() => {
-    // Percentiles are in ns; an empty window (no sample yet) reports 0, not NaN.
-    const p50 = histogram.count > 0 ? histogram.percentile(50) / 1e9 : 0;
-    const p99 = histogram.count > 0 ? histogram.percentile(99) / 1e9 : 0;
+    const p50 = lag(50);
+    const p99 = lag(99);
     histogram.reset();
     stats.setLag(p50, p99);
     sample(stats);

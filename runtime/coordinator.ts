@@ -1,0 +1,237 @@
+/**
+ * Coordinator: the main thread's side of the runtime's servers.
+ *
+ * It knows every worker loop (its LoopRef, its shared statistics, the
+ * hand-offs on their way to it), owns the servers' listening sockets
+ * (runtime_server.ts), tells each worker what to serve (worker_server.ts),
+ * and routes accepted connections by each server's dispatch policy. A
+ * worker that is gone, draining or being replaced gets no new connection;
+ * the fds already handed to a worker that died without taking them are
+ * closed here (handoff.ts).
+ */
+import type tls from 'node:tls';
+import { native } from '../native/index.js';
+import type { LoopRef } from '../shared/loopref.js';
+import { Ring } from '../shared/ring.js';
+import { createPolicy, type DispatchCandidate } from './dispatch.js';
+import type { EventLoop } from './event_loop.js';
+import { HandoffQueue } from './handoff.js';
+import type { LoopStats, LoopStatsSnapshot } from './loop_stats.js';
+import { openListeners, RuntimeServer, type ServerHost } from './runtime_server.js';
+import { checkHost, checkPort, nodeFamily } from './tcp.js';
+import { DRAIN_CALL, SERVE_CALL, UNSERVE_CALL, type ServeKind, type ServeSpec } from './worker_server.js';
+
+/** A worker loop as the coordinator meets it. */
+export interface WorkerEndpoint {
+  readonly index: number;
+  readonly ref: LoopRef;
+  readonly stats: LoopStats;
+}
+
+/** Options of `runtime.createServer`, `startServer` and `serveHttp`. */
+export interface RuntimeServerOptions {
+  /** 'round-robin' (default), 'least-connections' or 'least-loaded'. */
+  policy?: string;
+  family?: number;
+  backlog?: number;
+  /** Also set SO_REUSEPORT, so that several processes can listen on the same port. */
+  reusePort?: boolean;
+  /** An inherited listening socket to adopt (systemd socket activation): an fd, or a Socket to detach. */
+  sock?: number | { detach(): number } | null;
+  /** TLS, terminated in the workers: the options of `tls.createSecureContext` (key, cert, ...). */
+  ssl?: tls.SecureContextOptions | null;
+  /** The StreamReader buffer limit (`startServer` only). */
+  limit?: number;
+}
+
+/** One worker loop, as the dispatch policies see it. */
+class WorkerSlot implements DispatchCandidate {
+  accepting = true;
+  readonly index: number;
+  readonly ref: LoopRef;
+  readonly stats: LoopStats;
+  readonly handoff: HandoffQueue;
+  readonly #ring: Ring;
+
+  constructor(endpoint: WorkerEndpoint) {
+    this.index = endpoint.index;
+    this.ref = endpoint.ref;
+    this.stats = endpoint.stats;
+    this.handoff = new HandoffQueue(endpoint.ref, endpoint.stats);
+    this.#ring = Ring.from(endpoint.ref.buffer);
+  }
+
+  load(): number {
+    return this.stats.connections + this.handoff.inFlight();
+  }
+
+  lag(): number {
+    return this.stats.lagP99;
+  }
+
+  ringDepth(): number {
+    return this.#ring.depth();
+  }
+}
+
+export class Coordinator implements ServerHost {
+  readonly loop: EventLoop;
+  readonly candidates: WorkerSlot[];
+  readonly #servers = new Map<number, { server: RuntimeServer; spec: ServeSpec }>();
+  #nextServerId = 1;
+
+  constructor(loop: EventLoop, workers: readonly WorkerEndpoint[]) {
+    this.loop = loop;
+    this.candidates = workers.map((w) => new WorkerSlot(w));
+  }
+
+  /**
+   * Opens a server whose connections the workers serve with the function
+   * registered as `name` in each of them. Rejects (leaving nothing open)
+   * on a bad argument, an OS error, or a worker that lacks `name`.
+   */
+  async serve(kind: ServeKind, name: string, host: string | string[] | null, port: number | string | null, options: RuntimeServerOptions = {}): Promise<RuntimeServer> {
+    this.loop._checkClosed();
+    if (typeof name !== 'string' || name === '') throw new TypeError(`name must be the non-empty name of a registered function, not ${JSON.stringify(name)}`);
+    if (typeof options !== 'object' || options === null) throw new TypeError(`opts must be an object, not ${options === null ? 'null' : typeof options}`);
+    const policy = createPolicy(options.policy);
+    const spec: ServeSpec = { kind, name, ssl: checkServerSsl(options.ssl), limit: checkLimit(options.limit, kind) };
+    const listen = {
+      host,
+      port: 0,
+      family: nodeFamily(options.family),
+      backlog: checkBacklog(options.backlog),
+      reusePort: options.reusePort === true,
+      fd: null as number | null,
+    };
+    if (options.sock !== null && options.sock !== undefined) {
+      if ((host !== null && host !== '') || (port !== null && port !== undefined)) throw new TypeError('host and port must not be given with sock');
+      listen.fd = adoptedFd(options.sock);
+    } else {
+      if (Array.isArray(host)) for (const h of host) checkHost(h, 'every item of host');
+      else checkHost(host);
+      listen.port = port === null || port === undefined ? 0 : checkPort(port);
+    }
+    const id = this.#nextServerId++;
+    const fds = await openListeners(listen);
+    try {
+      await Promise.all(this.#accepting().map((slot) => slot.ref.call(SERVE_CALL, id, spec)));
+    } catch (exc) {
+      for (const fd of fds) native.close(fd);
+      await this.#unserveAll(id);
+      throw exc;
+    }
+    const server = new RuntimeServer(this, id, fds, policy);
+    this.#servers.set(id, { server, spec });
+    return server;
+  }
+
+  // ------------------------------------------------------------- ServerHost
+
+  hand(index: number, serverId: number, fd: number): void {
+    this.candidates[index]!.handoff.hand(serverId, fd);
+  }
+
+  lost(index: number): void {
+    this.workerGone(index);
+  }
+
+  unserve(serverId: number): Promise<void> {
+    this.#servers.delete(serverId);
+    return this.#unserveAll(serverId);
+  }
+
+  // ------------------------------------------------------------ the workers
+
+  /** Each worker loop's line of `runtime.stats()`. */
+  stats(): LoopStatsSnapshot[] {
+    return this.candidates.map((slot) => slot.stats.snapshot(slot.index, slot.ringDepth()));
+  }
+
+  /**
+   * The worker at `index` is gone: no connection goes to it any more, and
+   * the fds handed to it that it never took are closed. Returns how many.
+   * (Those it took were its libuv loop's, closed when its thread ended.)
+   */
+  workerGone(index: number): number {
+    const slot = this.candidates[index];
+    if (slot === undefined) throw new RangeError(`index must be a worker index below ${this.candidates.length}, not ${index}`);
+    slot.accepting = false;
+    return slot.handoff.reclaim();
+  }
+
+  /** Puts a new worker loop at `index` (after `workerGone`): it is told every open server, then gets connections. */
+  async workerReplaced(endpoint: WorkerEndpoint): Promise<void> {
+    const slot = new WorkerSlot(endpoint);
+    slot.accepting = false;
+    this.candidates[endpoint.index] = slot;
+    for (const [id, { spec }] of this.#servers) await slot.ref.call(SERVE_CALL, id, spec);
+    slot.accepting = true;
+  }
+
+  /**
+   * Graceful stop of the servers: closes every listening socket, then lets
+   * each worker finish its connections within `timeout` seconds and close
+   * the rest. Settles with the number of connections closed at the deadline.
+   */
+  async drain(timeout: number): Promise<number> {
+    this.closeServers();
+    const slots = this.#accepting();
+    for (const slot of slots) slot.accepting = false;
+    const aborted = await Promise.all(
+      slots.map((slot) => Promise.resolve(slot.ref.call<number>(DRAIN_CALL, timeout)).catch(() => 0)),
+    );
+    return aborted.reduce((a, b) => a + b, 0);
+  }
+
+  /** Closes every server's listening sockets; connections stay open. */
+  closeServers(): void {
+    for (const { server } of [...this.#servers.values()]) server.close();
+  }
+
+  #accepting(): WorkerSlot[] {
+    return this.candidates.filter((slot) => slot.accepting);
+  }
+
+  /** Tells every live worker that `serverId` gets no more connections; a worker that is gone holds none, so its failure is not one. */
+  async #unserveAll(serverId: number): Promise<void> {
+    await Promise.all(
+      this.candidates.map((slot) => Promise.resolve(slot.ref.call(UNSERVE_CALL, serverId)).catch(() => undefined)),
+    );
+  }
+}
+
+function checkServerSsl(ssl: unknown): tls.SecureContextOptions | null {
+  if (ssl === null || ssl === undefined || ssl === false) return null;
+  if (typeof ssl === 'object' && 'context' in ssl) {
+    throw new TypeError('ssl of a runtime server must be the options of tls.createSecureContext ({ key, cert, ... }): a SecureContext cannot cross threads');
+  }
+  if (typeof ssl !== 'object') throw new TypeError(`ssl must be an object of tls.createSecureContext options ({ key, cert, ... }), not ${typeof ssl}`);
+  return ssl as tls.SecureContextOptions;
+}
+
+function checkLimit(limit: unknown, kind: ServeKind): number | null {
+  if (limit === undefined) return null;
+  if (kind !== 'streams') throw new TypeError('limit applies to startServer only');
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit <= 0) throw new RangeError(`limit must be a positive integer, not ${String(limit)}`);
+  return limit;
+}
+
+function checkBacklog(backlog: unknown): number {
+  if (backlog === undefined) return 100;
+  if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
+    throw new TypeError(`backlog must be a non-negative integer, not ${String(backlog)}`);
+  }
+  return backlog;
+}
+
+function adoptedFd(sock: unknown): number {
+  let fd: unknown = sock;
+  if (typeof sock === 'object' && sock !== null && typeof (sock as { detach?: unknown }).detach === 'function') {
+    fd = (sock as { detach(): number }).detach();
+  }
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) {
+    throw new TypeError(`sock must be a listening Socket or a file descriptor, not ${String(sock)}`);
+  }
+  return fd;
+}

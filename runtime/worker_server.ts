@@ -1,0 +1,199 @@
+/**
+ * WorkerServer: a worker loop's side of the runtime's servers.
+ *
+ * The coordinator owns the listening sockets and hands each accepted fd to
+ * one worker loop (handoff.ts); here the worker takes the fd and serves the
+ * connection with what its module registered under the server's name: a
+ * protocol factory (`runtime.createServer`), a streams client handler
+ * (`runtime.startServer`) or a Node `(req, res)` handler (`runtime.serveHttp`,
+ * through an `http.Server` of this thread fed with `emit('connection')`).
+ * TLS is terminated here, with a context built in this thread from the
+ * server's key and certificate (a SecureContext cannot cross threads).
+ *
+ * Every connection is counted in the loop's shared statistics while it is
+ * open, and tracked so that a drain can wait for it and a shutdown can close
+ * it: no connection is dropped without its socket being closed.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { BaseEventLoop } from './base_events.js';
+import { RuntimeError } from './errors.js';
+import type { EventLoop } from './event_loop.js';
+import { CONNECTION_CALL, takeHandoff } from './handoff.js';
+import type { LoopStats } from './loop_stats.js';
+import type { Protocol, ProtocolFactory } from './protocols.js';
+import { StreamReader, StreamReaderProtocol, type ClientConnected } from './streams.js';
+import { acceptedConnection } from './tcp.js';
+
+/** How a runtime server serves each connection. */
+export type ServeKind = 'protocol' | 'streams' | 'http';
+
+/** What every worker is told about a runtime server: plain data, sent through the rings. */
+export interface ServeSpec {
+  kind: ServeKind;
+  /** The name its handler is registered under in every worker loop. */
+  name: string;
+  /** Key, certificate, ... for `tls.createSecureContext`, or null for plain TCP. */
+  ssl: tls.SecureContextOptions | null;
+  /** The StreamReader buffer limit (streams only). */
+  limit: number | null;
+}
+
+/** The names under which every worker loop registers its side of the runtime's servers (reserved: 'multiloop.' prefix). */
+export const SERVE_CALL = 'multiloop.serve';
+export const UNSERVE_CALL = 'multiloop.unserve';
+export const DRAIN_CALL = 'multiloop.drain';
+
+/** Looks up a function registered on this worker's loop by name (undefined when none). */
+export type RegisteredLookup = (name: string) => unknown;
+
+/** How often a drain re-checks its connections (seconds): an HTTP keep-alive connection turns idle only when its response ends. */
+const DRAIN_POLL = 0.05;
+
+/** One runtime server as this worker serves it. */
+interface Served {
+  readonly accept: (sock: net.Socket) => void;
+  readonly sockets: Set<net.Socket>;
+  readonly http: http.Server | null;
+  /** Set by `unserve`: the coordinator sends no more connections for it. */
+  closed: boolean;
+  readonly idleWaiters: (() => void)[];
+}
+
+export class WorkerServer {
+  readonly #loop: BaseEventLoop;
+  readonly #stats: LoopStats;
+  readonly #lookup: RegisteredLookup;
+  readonly #served = new Map<number, Served>();
+
+  constructor(loop: BaseEventLoop, stats: LoopStats, lookup: RegisteredLookup) {
+    this.#loop = loop;
+    this.#stats = stats;
+    this.#lookup = lookup;
+  }
+
+  /**
+   * Starts serving runtime server `serverId` per `spec`. Throws a
+   * RuntimeError if no function is registered under `spec.name` on this
+   * loop, and TLS errors for a bad key or certificate.
+   */
+  serve(serverId: number, spec: ServeSpec): void {
+    if (this.#served.has(serverId)) throw new RuntimeError(`server ${serverId} is already served by this loop`);
+    const handler = this.#lookup(spec.name);
+    if (typeof handler !== 'function') {
+      throw new RuntimeError(`no function is registered as '${spec.name}' on worker loop (register it with loop.register in the worker module's setup)`);
+    }
+    const context = spec.ssl === null ? null : tls.createSecureContext(spec.ssl);
+    let accept: (sock: net.Socket) => void;
+    let server: http.Server | null = null;
+    if (spec.kind === 'http') {
+      const listener = handler as http.RequestListener;
+      server = spec.ssl === null ? http.createServer(listener) : https.createServer(spec.ssl, listener);
+      const target = server;
+      accept = (sock) => void target.emit('connection', sock);
+    } else {
+      const factory: ProtocolFactory<Protocol> =
+        spec.kind === 'streams' ? this.#streamsFactory(handler as ClientConnected, spec.limit) : (handler as ProtocolFactory<Protocol>);
+      accept = (sock) => void acceptedConnection(this.#loop, sock, factory, context);
+    }
+    this.#served.set(serverId, { accept, sockets: new Set(), http: server, closed: false, idleWaiters: [] });
+  }
+
+  /** Serves the connection whose fd the coordinator handed over for `serverId`. */
+  connection(serverId: number, fd: number): void {
+    const sock = takeHandoff(fd, this.#stats);
+    const served = this.#served.get(serverId);
+    if (served === undefined) {
+      // The coordinator sends a server's connections only between its serve and unserve records.
+      sock.destroy();
+      throw new RuntimeError(`a connection arrived for server ${serverId}, which this loop does not serve; it was closed`);
+    }
+    this.#stats.connectionOpened();
+    served.sockets.add(sock);
+    sock.once('close', () => {
+      served.sockets.delete(sock);
+      this.#stats.connectionClosed();
+      if (served.sockets.size === 0) this.#becameIdle(serverId, served);
+    });
+    served.accept(sock);
+  }
+
+  /**
+   * No more connections will come for `serverId`; those open stay served.
+   * Settles once they have all ended (the server's `waitClosed`).
+   */
+  unserve(serverId: number): Promise<void> {
+    const served = this.#served.get(serverId);
+    if (served === undefined) return Promise.resolve();
+    served.closed = true;
+    if (served.sockets.size === 0) {
+      this.#becameIdle(serverId, served);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => served.idleWaiters.push(resolve));
+  }
+
+  /** Connections open on this loop, over every server. */
+  get connections(): number {
+    let n = 0;
+    for (const served of this.#served.values()) n += served.sockets.size;
+    return n;
+  }
+
+  /**
+   * Lets open connections finish: HTTP connections close as soon as they
+   * are idle between requests; the others end when their peer or protocol
+   * ends them. After `timeout` seconds, closes what remains. Settles with
+   * the number of connections closed at the deadline.
+   */
+  drain(timeout: number): Promise<number> {
+    const deadline = this.#loop.time() + timeout;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        for (const served of this.#served.values()) served.http?.closeIdleConnections();
+        if (this.connections === 0) resolve(0);
+        else if (this.#loop.time() >= deadline) resolve(this.abortAll());
+        else this.#loop.callLater(Math.min(DRAIN_POLL, Math.max(0, deadline - this.#loop.time())), check);
+      };
+      check();
+    });
+  }
+
+  /** Closes every open connection at once (their protocols see connectionLost). Returns how many. */
+  abortAll(): number {
+    let n = 0;
+    for (const served of this.#served.values()) {
+      for (const sock of served.sockets) {
+        sock.destroy();
+        n++;
+      }
+    }
+    return n;
+  }
+
+  #becameIdle(serverId: number, served: Served): void {
+    if (!served.closed) return;
+    this.#served.delete(serverId);
+    for (const resolve of served.idleWaiters.splice(0)) resolve();
+  }
+
+  #streamsFactory(clientConnected: ClientConnected, limit: number | null): ProtocolFactory<StreamReaderProtocol> {
+    const loop = this.#loop;
+    return () => new StreamReaderProtocol(new StreamReader({ loop, limit: limit ?? undefined }), clientConnected, loop);
+  }
+}
+
+/**
+ * Makes `loop` (a worker loop) serve the runtime's servers: registers the
+ * calls through which the coordinator drives its WorkerServer.
+ */
+export function installWorkerServer(loop: EventLoop, stats: LoopStats, lookup: RegisteredLookup): WorkerServer {
+  const server = new WorkerServer(loop, stats, lookup);
+  loop.register(SERVE_CALL, (id: number, spec: ServeSpec) => server.serve(id, spec));
+  loop.register(CONNECTION_CALL, (id: number, fd: number) => server.connection(id, fd));
+  loop.register(UNSERVE_CALL, (id: number) => server.unserve(id));
+  loop.register(DRAIN_CALL, (timeout: number) => server.drain(timeout));
+  return server;
+}
