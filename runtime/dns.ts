@@ -17,7 +17,7 @@
  */
 import dns from 'node:dns';
 import { isIP } from 'node:net';
-import { native, systemError } from '../native/index.js';
+import { native } from '../native/index.js';
 import type { BaseEventLoop } from './base_events.js';
 import type { Future } from './futures.js';
 import { AF_INET, AF_INET6, AF_UNSPEC, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, type SocketAddress } from './socket.js';
@@ -47,8 +47,6 @@ export interface GetaddrinfoOptions {
   flags?: number;
 }
 
-/** libuv's EAI_NONAME, which Node names ENOTFOUND. */
-const EAI_NONAME = 3008;
 
 /**
  * Resolves `host` (a name or numeric address; null for the wildcard with
@@ -95,7 +93,7 @@ export function getaddrinfo(
   } else if (isIP(host) !== 0) {
     finish([{ address: host, family: isIP(host) }]);
   } else if (flags & AI_NUMERICHOST) {
-    future.setException(Object.assign(systemError('getaddrinfo', EAI_NONAME), { hostname: host }));
+    future.setException(notFound(host));
   } else {
     dns.lookup(host, { all: true, family: family === AF_INET ? 4 : family === AF_INET6 ? 6 : 0, hints: lookupHints(flags) }, (error, addresses) => {
       loop._callIo(() => {
@@ -143,6 +141,11 @@ export function getnameinfo(loop: BaseEventLoop, sockaddr: SocketAddress, flags 
     });
   });
   return future;
+}
+
+/** The error dns.lookup gives for a name that does not resolve (libuv's EAI_NONAME, which Node names ENOTFOUND). */
+function notFound(hostname: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname });
 }
 
 function checkPort(port: unknown): number {
