@@ -339,11 +339,14 @@ export function checkHost(host: unknown, name = 'host'): asserts host is string 
   if (host !== null && typeof host !== 'string') throw new TypeError(`${name} must be a string or null, not ${typeof host}`);
 }
 
+/** The getaddrinfo flags Node's resolver passes on; AI_PASSIVE only matters for a null host, handled by callers. */
+const LOOKUP_HINTS = dns.ADDRCONFIG | dns.V4MAPPED | dns.ALL;
+
 /** Resolves `host` without blocking the loop (a literal address needs no lookup). */
 export async function resolveHost(host: string, family: 0 | 4 | 6, flags: number): Promise<dns.LookupAddress[]> {
   const literal = net.isIP(host);
   if (literal !== 0) return family === 0 || family === literal ? [{ address: host, family: literal }] : [];
-  return dns.promises.lookup(host, { all: true, family, hints: flags });
+  return dns.promises.lookup(host, { all: true, family, hints: flags & LOOKUP_HINTS });
 }
 
 /** Connects a TCP socket to one address; rejects with the OS error, leaving nothing open. */

@@ -23,6 +23,7 @@ export class UdpTransport<P extends DatagramProtocol = DatagramProtocol>
   private readonly _socket: dgram.Socket;
   private readonly _remote: dns.LookupAddress & { port: number } | null;
   private _lost = false;
+  private _socketClosed = false;
   private _error: Error | null = null;
 
   private readonly _onMessage = (data: Buffer, rinfo: dgram.RemoteInfo): void =>
@@ -36,7 +37,7 @@ export class UdpTransport<P extends DatagramProtocol = DatagramProtocol>
   private readonly _onSent = (err: Error | null): void => {
     if (err) this._loop._callIo(this._deliverError, err);
     this._maybeResumeProtocol();
-    if (this._closing && !this._lost && this._socket.getSendQueueCount() === 0) this._closeSocket();
+    if (this._closing && !this._socketClosed && this._socket.getSendQueueCount() === 0) this._closeSocket();
   };
   private readonly _deliverDatagram = (data: Buffer, addr: Address): void => {
     if (!this._closing) this._protocol.datagramReceived(data, addr);
@@ -95,7 +96,7 @@ export class UdpTransport<P extends DatagramProtocol = DatagramProtocol>
   }
 
   getWriteBufferSize(): number {
-    return this._lost ? 0 : this._socket.getSendQueueSize();
+    return this._socketClosed ? 0 : this._socket.getSendQueueSize();
   }
 
   /** Sends what is queued, then closes; `connectionLost(null)` follows. */
@@ -116,11 +117,9 @@ export class UdpTransport<P extends DatagramProtocol = DatagramProtocol>
   }
 
   private _closeSocket(): void {
-    try {
-      this._socket.close();
-    } catch {
-      // Already closed: its 'close' event was or will be delivered.
-    }
+    if (this._socketClosed) return;
+    this._socketClosed = true;
+    this._socket.close();
   }
 }
 

@@ -1,0 +1,127 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { AF_UNIX, newEventLoop, Protocol, SOCK_STREAM, socket, type EventLoop, type Future, type Transport } from 'multiloop';
+
+/** Collects received bytes; `lost` settles on connectionLost. */
+class Collector extends Protocol {
+  transport!: Transport;
+  chunks: Buffer[] = [];
+  readonly lost: Future<Error | null>;
+  constructor(loop: EventLoop) {
+    super();
+    this.lost = loop.createFuture();
+  }
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Buffer): void {
+    this.chunks.push(data);
+  }
+  override connectionLost(exc: Error | null): void {
+    this.lost.setResult(exc);
+  }
+}
+
+/** Echoes every byte back, then closes at EOF. */
+class Echo extends Protocol {
+  transport!: Transport;
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+  }
+  override dataReceived(data: Buffer): void {
+    this.transport.write(data);
+  }
+}
+
+let dir: string;
+test.before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiloop-unix-'));
+});
+test.after.always(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
+  const loop = newEventLoop();
+  try {
+    return await loop.runUntilComplete(() => fn(loop));
+  } finally {
+    loop.close();
+  }
+}
+
+test.serial('a UNIX connection echoes bytes; names are the path and the empty string', async (t) => {
+  await run(async (loop) => {
+    const sockPath = path.join(dir, 'echo.sock');
+    const accepted = loop.createFuture<Echo>();
+    const server = await loop.createUnixServer(() => {
+      const p = new Echo();
+      accepted.setResult(p);
+      return p;
+    }, sockPath);
+    t.is(server.sockets![0]!.getsockname(), sockPath);
+    const [transport, client] = await loop.createUnixConnection(() => new Collector(loop), sockPath);
+    t.is(transport.getExtraInfo('peername'), sockPath);
+    t.is(transport.getExtraInfo('sockname'), '');
+    const peer = await accepted;
+    t.is(peer.transport.getExtraInfo('sockname'), sockPath);
+    t.is(peer.transport.getExtraInfo('peername'), '');
+    transport.write(Buffer.from('over a path'));
+    transport.writeEof();
+    t.is(await client.lost, null);
+    t.is(Buffer.concat(client.chunks).toString(), 'over a path');
+    server.close();
+    await server.waitClosed();
+    t.false(fs.existsSync(sockPath));
+  });
+});
+
+test.serial('createUnixServer replaces a stale socket file but never another file', async (t) => {
+  await run(async (loop) => {
+    const sockPath = path.join(dir, 'stale.sock');
+    // A socket file left behind, as by a crashed process: bound, then closed without unlinking.
+    const stale = socket(AF_UNIX, SOCK_STREAM);
+    stale.bind(sockPath);
+    stale.close();
+    t.true(fs.statSync(sockPath).isSocket());
+    const server = await loop.createUnixServer(() => new Echo(), sockPath);
+    t.is(server.sockets![0]!.getsockname(), sockPath);
+    server.close();
+    await server.waitClosed();
+    const regular = path.join(dir, 'regular');
+    fs.writeFileSync(regular, 'keep me');
+    await t.throwsAsync(loop.createUnixServer(() => new Echo(), regular), { code: 'EADDRINUSE' });
+    t.is(fs.readFileSync(regular, 'utf8'), 'keep me');
+  });
+});
+
+test.serial('connecting to a missing path rejects with ENOENT', async (t) => {
+  await run(async (loop) => {
+    await t.throwsAsync(loop.createUnixConnection(() => new Collector(loop), path.join(dir, 'missing.sock')), {
+      code: 'ENOENT',
+    });
+  });
+});
+
+test.serial('createUnixConnection and createUnixServer reject a bad path with a TypeError', async (t) => {
+  await run(async (loop) => {
+    t.throws(() => loop.createUnixConnection(() => new Collector(loop), 42 as never), { instanceOf: TypeError, message: /path/ });
+    t.throws(() => loop.createUnixServer(() => new Echo(), '' as never), { instanceOf: TypeError, message: /path/ });
+  });
+});
+
+test.serial('an abstract-namespace path works without a file', async (t) => {
+  await run(async (loop) => {
+    const name = `\0multiloop-${process.pid}`;
+    const server = await loop.createUnixServer(() => new Echo(), name);
+    const [transport, client] = await loop.createUnixConnection(() => new Collector(loop), name);
+    transport.write(Buffer.from('abstract'));
+    transport.writeEof();
+    await client.lost;
+    t.is(Buffer.concat(client.chunks).toString(), 'abstract');
+    server.close();
+    await server.waitClosed();
+  });
+});
