@@ -50,8 +50,8 @@ export function addSignalHandler(loop: BaseEventLoop, sig: number | string, call
   const signum = signalNumber(sig, 'addSignalHandler');
   checkCallback(callback, 'addSignalHandler');
   loop._checkClosed();
-  checkMainThread('addSignalHandler');
   const handle = new Handle(callback, args, loop);
+  if (!isMainThread) return workerRoute('addSignalHandler').add(loop, signum, handle);
   const current = installed.get(signum);
   if (current !== undefined) {
     current.handle.cancel();
@@ -72,7 +72,7 @@ export function addSignalHandler(loop: BaseEventLoop, sig: number | string, call
 /** Removes `loop`'s handler for `sig`; true if there was one. */
 export function removeSignalHandler(loop: BaseEventLoop, sig: number | string): boolean {
   const signum = signalNumber(sig, 'removeSignalHandler');
-  checkMainThread('removeSignalHandler');
+  if (!isMainThread) return workerRoute('removeSignalHandler').remove(loop, signum);
   const entry = installed.get(signum);
   if (entry === undefined || entry.loop !== loop) return false;
   uninstall(signum, entry);
@@ -81,6 +81,7 @@ export function removeSignalHandler(loop: BaseEventLoop, sig: number | string): 
 
 /** Removes every handler `loop` installed; for `EventLoop.close()`, as asyncio's loop does. */
 export function closeLoopSignals(loop: BaseEventLoop): void {
+  if (!isMainThread) return route?.close(loop);
   for (const [signum, entry] of [...installed]) {
     if (entry.loop === loop) uninstall(signum, entry);
   }
@@ -121,10 +122,29 @@ function signalNumber(sig: unknown, method: string): number {
   return signum;
 }
 
-function checkMainThread(method: string): void {
-  if (!isMainThread) {
+/**
+ * How a worker thread's loop handles signals: through the runtime's
+ * coordinator (worker_signals.ts), installed when the thread is a runtime
+ * worker loop.
+ */
+export interface SignalRoute {
+  add(loop: BaseEventLoop, signum: number, handle: Handle): void;
+  remove(loop: BaseEventLoop, signum: number): boolean;
+  close(loop: BaseEventLoop): void;
+}
+
+let route: SignalRoute | null = null;
+
+/** @internal Installs this worker thread's route to the coordinator. */
+export function _setSignalRoute(next: SignalRoute): void {
+  route = next;
+}
+
+function workerRoute(method: string): SignalRoute {
+  if (route === null) {
     throw new RuntimeError(
-      `${method}: signals reach only the main thread; a worker thread's loop gets them through the runtime's coordinator (Runtime), not directly`,
+      `${method}: signals reach only the main thread; a worker thread's loop gets them through the runtime's coordinator, and this thread is not a runtime worker loop (Runtime.start)`,
     );
   }
+  return route;
 }
