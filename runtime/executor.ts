@@ -25,20 +25,21 @@ import { describe } from './validate.js';
  * What an executor must offer: Piscina's `run` and `close`, so a Piscina
  * instance is one as it is. Another pool implements `run` by calling, in one
  * of its threads, the export `options.name` of the module at
- * `options.filename` (multiloop's task runner) with `task`, moving
- * `options.transferList`, and settling with what it returns or throws. A
- * runner result that carries Piscina's `transferableSymbol` and
- * `valueSymbol` (a task that returned `transfer(...)`) is to be answered
- * with its `[valueSymbol]`, moving the items of its `[transferableSymbol]`.
+ * `options.filename` (multiloop's task runner) with `task` (one task or a
+ * batch: pass it as it is), moving `options.transferList`, and settling with
+ * what the runner returns or throws. A runner result that carries Piscina's
+ * `transferableSymbol` and `valueSymbol` (a task returned `transfer(...)`)
+ * is to be answered with its `[valueSymbol]`, moving the items of its
+ * `[transferableSymbol]`.
  */
 export interface Executor {
-  run(task: ExecutorTask, options: ExecutorRunOptions): Promise<unknown>;
+  run(task: ExecutorTask | ExecutorTask[], options: ExecutorRunOptions): Promise<unknown>;
   /** Called, not awaited, when a loop that has it as default executor closes. */
   close?(): Promise<void> | void;
-  /** Piscina's: with `options.concurrentTasksPerWorker`, how many tasks it takes at once. */
+  /** Piscina's: with `options.concurrentTasksPerWorker`, how many runner tasks it takes at once. */
   readonly maxThreads?: number;
   readonly options?: { readonly concurrentTasksPerWorker?: number };
-  /** How many tasks it takes at once, for executors that are not Piscina; default unbounded. */
+  /** How many runner tasks it takes at once, for executors that are not Piscina; default unbounded (no batching). */
   readonly capacity?: number;
 }
 

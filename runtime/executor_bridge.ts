@@ -17,7 +17,8 @@
  * - the main thread runs each call in the shared pool and answers on the
  *   thread's channel; a cancel drops a call that is still queued; "bye"
  *   (when the thread's last loop using it closes) ends the session.
- * BroadcastChannel cannot transfer: buffers marked with `transfer()` are
+ * Calls and answers travel in batches, one message per microtask each way
+ * (see Outbox). BroadcastChannel cannot transfer: buffers marked with `transfer()` are
  * copied once between the worker thread and the main thread, and moved
  * between the main thread and the executor thread.
  *
@@ -35,7 +36,9 @@ const MAIN_CHANNEL = 'multiloop:executor';
 
 type ToMain = { hello: number; session: number } | { bye: number };
 type Request = { id: number; task: ExecutorTask; transfer: Transferable[] | null } | { cancel: number };
-type Reply = { ready: number } | { id: number; ok: boolean; outcome: unknown };
+type Reply = { id: number; ok: boolean; outcome: unknown };
+/** The main thread's first message on a thread's channel; batches of Reply follow. */
+type Ready = { ready: number };
 
 /** Node's BroadcastChannel has ref/unref; @types/node 20 omits them. */
 function unref(channel: BroadcastChannel): BroadcastChannel {
@@ -55,6 +58,55 @@ function threadChannel(thread: number): BroadcastChannel {
   return unref(new BroadcastChannel(`${MAIN_CHANNEL}:${thread}`));
 }
 
+/**
+ * The messages for one channel, posted as one array per microtask: a burst
+ * of calls (or of answers from one executor batch) costs one message, not
+ * one per call, and a channel message costs far more than its clone. A
+ * batch that cannot be cloned is posted message by message, and a message
+ * that still fails goes to `unclonable`, so its call is answered.
+ */
+class Outbox<M> {
+  private batch: M[] = [];
+  private scheduled = false;
+
+  /** `held`: keep messages until `release()` (while the other side is not listening yet). */
+  constructor(
+    private readonly channel: BroadcastChannel,
+    private readonly unclonable: (message: M, error: unknown) => void,
+    private held: boolean,
+  ) {}
+
+  push(message: M): void {
+    this.batch.push(message);
+    if (this.scheduled || this.held) return;
+    this.scheduled = true;
+    queueMicrotask(this.flush);
+  }
+
+  release(): void {
+    this.held = false;
+    this.flush();
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    try {
+      this.channel.postMessage(batch);
+    } catch {
+      for (const message of batch) {
+        try {
+          this.channel.postMessage([message]);
+        } catch (error) {
+          this.unclonable(message, error);
+        }
+      }
+    }
+  };
+}
+
 // ------------------------------------------------------------ main thread
 
 /** One worker thread's session with the pool, on the main thread. */
@@ -62,37 +114,35 @@ class ServedThread {
   closed = false;
   private readonly calls = new Map<number, RemoteCall>();
   private readonly channel: BroadcastChannel;
+  private readonly replies: Outbox<Reply>;
   private readonly queue: ExecutorQueue;
 
   constructor(thread: number, session: number) {
     this.queue = holdDefaultPool();
     this.channel = threadChannel(thread);
-    this.channel.onmessage = (event) => this.receive(event.data as Request);
-    this.channel.postMessage({ ready: session } satisfies Reply);
+    this.channel.onmessage = (event) => this.receive(event.data as Request[]);
+    // An outcome the channel cannot clone still answers its call, with the clone error.
+    this.replies = new Outbox<Reply>(this.channel, (reply, error) => this.replies.push({ id: reply.id, ok: false, outcome: error }), false);
+    this.channel.postMessage({ ready: session } satisfies Ready);
   }
 
-  private receive(request: Request): void {
-    if ('cancel' in request) {
-      const call = this.calls.get(request.cancel);
-      if (call !== undefined) {
-        call.cancelled = true;
+  private receive(requests: Request[]): void {
+    for (const request of requests) {
+      if ('cancel' in request) {
+        const call = this.calls.get(request.cancel);
+        if (call !== undefined) call.cancelled = true;
         this.calls.delete(request.cancel);
+        continue;
       }
-      return;
+      const call = new RemoteCall(this, request.id, request.task, request.transfer);
+      this.calls.set(request.id, call);
+      this.queue.submit(call);
     }
-    const call = new RemoteCall(this, request.id, request.task, request.transfer);
-    this.calls.set(request.id, call);
-    this.queue.submit(call);
   }
 
   reply(call: RemoteCall, ok: boolean, outcome: unknown): void {
     this.calls.delete(call.id);
-    try {
-      this.channel.postMessage({ id: call.id, ok, outcome } satisfies Reply);
-    } catch (error) {
-      // An outcome the channel cannot clone still answers the call.
-      this.channel.postMessage({ id: call.id, ok: false, outcome: error } satisfies Reply);
-    }
+    this.replies.push({ id: call.id, ok, outcome });
   }
 
   close(): void {
@@ -150,8 +200,7 @@ if (isMainThread) serveWorkerThreads();
  */
 class MainThreadExecutor {
   private channel: BroadcastChannel | null = null;
-  /** Requests made before the main thread answered ready, in order. */
-  private backlog: Request[] | null = null;
+  private requests: Outbox<Request> | null = null;
   private readonly calls = new Map<number, LoopCall>();
   private nextId = 0;
   private session = 0;
@@ -174,26 +223,10 @@ class MainThreadExecutor {
   submit(call: LoopCall): void {
     const id = this.nextId++;
     this.calls.set(id, call);
-    this.send({ id, task: call.task, transfer: call.transferList });
+    (this.requests as Outbox<Request>).push({ id, task: call.task, transfer: call.transferList });
     call.future.addDoneCallback((future) => {
       if (future.cancelled()) this.cancel(id);
     });
-  }
-
-  /** Posts `request`, or keeps it until the main thread is ready; a call whose arguments cannot be cloned fails with that error. */
-  private send(request: Request): void {
-    if (this.backlog !== null) {
-      this.backlog.push(request);
-      return;
-    }
-    try {
-      (this.channel as BroadcastChannel).postMessage(request);
-    } catch (error) {
-      if (!('id' in request)) throw error;
-      const call = this.calls.get(request.id);
-      this.calls.delete(request.id);
-      call?.reject(error);
-    }
   }
 
   private open(): void {
@@ -206,37 +239,46 @@ class MainThreadExecutor {
     }
     const session = ++this.session;
     const channel = threadChannel(threadId);
-    channel.onmessage = (event) => this.receive(event.data as Reply, session);
+    channel.onmessage = (event) => this.receive(event.data as Reply[] | Ready, session);
     this.channel = channel;
-    this.backlog = [];
+    // Held until the main thread is ready: it does not listen on this channel before.
+    this.requests = new Outbox<Request>(channel, (request, error) => this.fail(request, error), true);
     postToMain({ hello: threadId, session });
   }
 
   private shut(): void {
     this.channel?.close();
     this.channel = null;
-    this.backlog = null;
+    this.requests = null;
     postToMain({ bye: threadId });
   }
 
   private cancel(id: number): void {
-    if (this.calls.delete(id)) this.send({ cancel: id });
+    if (this.calls.delete(id)) this.requests?.push({ cancel: id });
   }
 
-  private receive(reply: Reply, session: number): void {
+  /** A call whose arguments cannot be cloned fails with the clone error. */
+  private fail(request: Request, error: unknown): void {
+    if ('cancel' in request) return;
+    const call = this.calls.get(request.id);
+    this.calls.delete(request.id);
+    call?.reject(error);
+  }
+
+  private receive(message: Reply[] | Ready, session: number): void {
     if (session !== this.session) return;
-    if ('ready' in reply) {
-      const backlog = this.backlog ?? [];
-      this.backlog = null;
-      for (const request of backlog) this.send(request);
+    if (!Array.isArray(message)) {
+      this.requests?.release();
       return;
     }
-    const call = this.calls.get(reply.id);
-    if (call === undefined) return;
-    this.calls.delete(reply.id);
-    if (call.abandoned()) return;
-    if (reply.ok) call.resolve(reply.outcome);
-    else call.reject(reply.outcome);
+    for (const reply of message) {
+      const call = this.calls.get(reply.id);
+      if (call === undefined) continue;
+      this.calls.delete(reply.id);
+      if (call.abandoned()) continue;
+      if (reply.ok) call.resolve(reply.outcome);
+      else call.reject(reply.outcome);
+    }
   }
 }
 

@@ -65,13 +65,24 @@ export interface RunnerLocation {
   readonly name: string;
 }
 
+/** The most calls sent as one executor task. */
+const MAX_BATCH = 64;
+
+/**
+ * Calls beyond the executor's room wait here and, once a backlog builds, go
+ * to the executor in batches: one batch is one executor task (one message
+ * each way) for up to MAX_BATCH calls, which is where a thread boundary's
+ * cost goes. A batch takes the backlog's share of one slot
+ * (backlog / capacity, rounded up), so a short backlog of heavy calls still
+ * spreads over every thread, and with no backlog a call goes alone.
+ */
 export class ExecutorQueue {
   private readonly waiting = new ReadyQueue<PendingCall>(64);
   private running = 0;
-  /** Reused for every call without transfers, so the common case allocates no options object. */
+  /** Reused for every executor task without transfers, so the common case allocates no options object. */
   private readonly plainOptions: RunnerLocation;
 
-  /** `capacity`: how many calls `executor` may hold at once (Infinity: all). */
+  /** `capacity`: how many executor tasks `executor` may hold at once (Infinity: all). */
   constructor(
     private readonly executor: Executor,
     private readonly capacity: number,
@@ -80,47 +91,81 @@ export class ExecutorQueue {
     this.plainOptions = { filename: runner.filename, name: runner.name };
   }
 
-  /** Calls in the executor plus calls waiting for room. */
-  get size(): number {
-    return this.running + this.waiting.length;
-  }
-
   /** Runs `call` in the executor as soon as it has room, after every call submitted before it. */
   submit(call: PendingCall): void {
     if (this.running < this.capacity && this.waiting.length === 0) {
-      this.start(call);
+      this.startOne(call);
     } else {
       this.waiting.push(call);
     }
   }
 
-  private start(call: PendingCall): void {
-    this.running++;
-    const options = call.transferList === null
-      ? this.plainOptions
-      : { filename: this.runner.filename, name: this.runner.name, transferList: call.transferList };
-    let outcome: Promise<unknown>;
-    try {
-      outcome = this.executor.run(call.task, options);
-    } catch (error) {
-      // A user executor that throws instead of rejecting still settles the call.
-      outcome = Promise.reject(error);
-    }
-    outcome.then(
-      (value) => this.finish(call, value, true),
-      (error: unknown) => this.finish(call, error, false),
+  private startOne(call: PendingCall): void {
+    this.run(call.task, call.transferList).then(
+      (value) => this.finishOne(call, true, value),
+      (error: unknown) => this.finishOne(call, false, error),
     );
   }
 
-  private finish(call: PendingCall, outcome: unknown, ok: boolean): void {
-    this.running--;
-    if (!call.abandoned()) {
-      if (ok) call.resolve(outcome);
-      else call.reject(outcome);
-    }
-    while (this.running < this.capacity && this.waiting.length > 0) {
-      const next = this.waiting.shift();
-      if (!next.abandoned()) this.start(next);
+  private startBatch(calls: PendingCall[]): void {
+    let transferList: Transferable[] | null = null;
+    const tasks = calls.map((call) => {
+      if (call.transferList !== null) (transferList ??= []).push(...call.transferList);
+      return call.task;
+    });
+    this.run(tasks, transferList).then(
+      (outcomes) => this.finishBatch(calls, outcomes as PromiseSettledResult<unknown>[]),
+      (error: unknown) => this.finishBatch(calls, null, error),
+    );
+  }
+
+  private run(task: ExecutorTask | ExecutorTask[], transferList: Transferable[] | null): Promise<unknown> {
+    this.running++;
+    const options = transferList === null
+      ? this.plainOptions
+      : { filename: this.runner.filename, name: this.runner.name, transferList };
+    try {
+      return this.executor.run(task, options);
+    } catch (error) {
+      // A user executor that throws instead of rejecting still settles its calls.
+      return Promise.reject(error);
     }
   }
+
+  private finishOne(call: PendingCall, ok: boolean, outcome: unknown): void {
+    this.running--;
+    settle(call, ok, outcome);
+    this.fill();
+  }
+
+  /** `outcomes` null: the batch failed as a whole with `error`. */
+  private finishBatch(calls: PendingCall[], outcomes: PromiseSettledResult<unknown>[] | null, error?: unknown): void {
+    this.running--;
+    for (let i = 0; i < calls.length; i++) {
+      const outcome = outcomes?.[i];
+      if (outcome === undefined) settle(calls[i]!, false, error);
+      else if (outcome.status === 'fulfilled') settle(calls[i]!, true, outcome.value);
+      else settle(calls[i]!, false, outcome.reason);
+    }
+    this.fill();
+  }
+
+  private fill(): void {
+    while (this.running < this.capacity && this.waiting.length > 0) {
+      const size = Math.min(MAX_BATCH, Math.ceil(this.waiting.length / this.capacity));
+      const batch: PendingCall[] = [];
+      while (batch.length < size && this.waiting.length > 0) {
+        const call = this.waiting.shift();
+        if (!call.abandoned()) batch.push(call);
+      }
+      if (batch.length === 1) this.startOne(batch[0]!);
+      else if (batch.length > 1) this.startBatch(batch);
+    }
+  }
+}
+
+function settle(call: PendingCall, ok: boolean, outcome: unknown): void {
+  if (call.abandoned()) return;
+  if (ok) call.resolve(outcome);
+  else call.reject(outcome);
 }

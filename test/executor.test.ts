@@ -172,9 +172,9 @@ test('an object with run(task, options) serves as an executor through the runner
   const loop = loopFor(t);
   const seen: ExecutorRunOptions[] = [];
   const inline: Executor = {
-    async run(task: ExecutorTask, options: ExecutorRunOptions) {
+    async run(task: ExecutorTask | ExecutorTask[], options: ExecutorRunOptions) {
       seen.push(options);
-      const runner = await import(options.filename) as Record<string, (task: ExecutorTask) => Promise<unknown>>;
+      const runner = await import(options.filename) as Record<string, (task: ExecutorTask | ExecutorTask[]) => Promise<unknown>>;
       return runner[options.name]!(task);
     },
   };

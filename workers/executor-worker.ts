@@ -9,27 +9,50 @@
  * `{ module, name }` descriptor is imported once per thread.
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { TRANSFER_KEY, transferOf, type ExecutorTask, type Transfer } from '../runtime/executor_task.js';
+import { TRANSFER_KEY, transferOf, type ExecutorTask, type Transferable } from '../runtime/executor_task.js';
 
 type TaskFunction = (...args: unknown[]) => unknown;
 
 const compiled = new Map<string, TaskFunction>();
 const modules = new Map<string, Record<string, unknown>>();
 
-/** Runs one task; resolves with its result (moved when it asked for transfer), rejects with its error. */
-export default async function runTask(task: ExecutorTask): Promise<unknown> {
+/**
+ * Runs one task, or a batch of tasks (an array, which multiloop sends when
+ * calls queue up faster than the threads take them). One task: resolves with
+ * its result, rejects with its error. A batch: starts every task in order
+ * and resolves with one `PromiseSettledResult` per task. Results that asked
+ * for transfer are moved.
+ */
+export default async function runTask(task: ExecutorTask | ExecutorTask[]): Promise<unknown> {
+  if (!Array.isArray(task)) return moved(await runOne(task));
+  const outcomes = await Promise.allSettled(task.map(runOne));
+  let list: Transferable[] | null = null;
+  for (const outcome of outcomes) {
+    const marked = outcome.status === 'fulfilled' ? transferOf(outcome.value) : undefined;
+    if (marked === undefined) continue;
+    (outcome as PromiseFulfilledResult<unknown>).value = marked.value;
+    list ??= [];
+    list.push(...marked[TRANSFER_KEY]);
+  }
+  return list === null ? outcomes : move(new MovedResult(outcomes, list));
+}
+
+async function runOne(task: ExecutorTask): Promise<unknown> {
   const fn = task.source !== undefined
     ? compiledFunction(task.source)
     : await exportedFunction(task.module as string, task.name as string);
-  let result: unknown;
   try {
-    result = await fn(...task.args);
+    return await fn(...task.args);
   } catch (error) {
     if (task.source !== undefined && error instanceof ReferenceError) explainNotSelfContained(error);
     throw error;
   }
+}
+
+/** `result`, wrapped for Piscina to move its buffers when it is a transfer marker. */
+function moved(result: unknown): unknown {
   const marked = transferOf(result);
-  return marked === undefined ? result : move(new MovedResult(marked));
+  return marked === undefined ? result : move(new MovedResult(marked.value, marked[TRANSFER_KEY]));
 }
 
 function compiledFunction(source: string): TaskFunction {
@@ -93,8 +116,8 @@ class MovedResult {
   readonly [transferableSymbol]: object;
   readonly [valueSymbol]: object;
 
-  constructor(marked: Transfer) {
-    this[transferableSymbol] = marked[TRANSFER_KEY];
-    this[valueSymbol] = marked.value as object;
+  constructor(value: unknown, list: readonly Transferable[]) {
+    this[transferableSymbol] = list;
+    this[valueSymbol] = value as object;
   }
 }
