@@ -2,6 +2,8 @@
  * Running and stopping the loop: the seed's run_forever / run_until_complete /
  * stop / close semantics (CPython test_base_events, BaseEventLoopTests).
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { RuntimeError } from 'multiloop';
 import { loopFor, runOnce, test } from './helpers/loop.js';
 
@@ -88,6 +90,25 @@ test('runForever can run again after it stopped', async (t) => {
     await loop.runForever();
   }
   t.is(runs, 3);
+});
+
+test('a running loop keeps the process alive until it stops, and no longer', async (t) => {
+  // In a child process: the loop's only company is an unref'd timer that
+  // stops it, which would never fire if the loop did not hold the process.
+  const script = `
+    import { newEventLoop } from 'multiloop';
+    const loop = newEventLoop();
+    setTimeout(() => loop.stop(), 50).unref();
+    await loop.runForever();
+    loop.close();
+    console.log('stopped');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const [code] = await once(child, 'exit');
+  t.is(code, 0);
+  t.is(output.trim(), 'stopped');
 });
 
 test('runUntilComplete settles with the future result', async (t) => {

@@ -234,6 +234,34 @@ test('cancel() raises CancelledError several calls deep in an async-function tas
   t.deepEqual(log, ['innermost cancelled']);
 });
 
+test('cancel() at a bare yield raises CancelledError there', async (t) => {
+  const loop = loopFor(t);
+  let saw: unknown;
+  const task = loop.createTask((function* () {
+    try {
+      yield;
+    } catch (exc) {
+      saw = exc;
+      throw exc;
+    }
+  })());
+  await runOnce(loop);
+  t.true(task.cancel());
+  await t.throwsAsync(loop.runUntilComplete(task), { instanceOf: CancelledError });
+  t.true(saw instanceof CancelledError);
+});
+
+test('cancelling a task cancels the task it awaits', async (t) => {
+  const loop = loopFor(t);
+  const inner = loop.createTask(async () => { await sleep(60); });
+  const outer = loop.createTask(async () => { await inner; });
+  await runOnce(loop);
+  t.true(outer.cancel());
+  await t.throwsAsync(loop.runUntilComplete(outer), { instanceOf: CancelledError });
+  await t.throwsAsync(loop.runUntilComplete(inner), { instanceOf: CancelledError });
+  t.true(inner.cancelled());
+});
+
 test('cancel(msg) delivers the message to the coroutine', async (t) => {
   const loop = loopFor(t);
   let message: string | undefined;

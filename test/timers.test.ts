@@ -77,6 +77,19 @@ test('a timer in the past runs in the next iteration', async (t) => {
   t.is(calls, 2);
 });
 
+test('a zero-delay timer set by a callback runs in the next iteration, after the callbacks already queued', async (t) => {
+  const loop = loopFor(t);
+  const order: string[] = [];
+  loop.callSoon(() => {
+    loop.callLater(0, () => order.push('timer'));
+    loop.callSoon(() => order.push('callSoon'));
+  });
+  await runOnce(loop);
+  t.deepEqual(order, []);
+  await runOnce(loop);
+  t.deepEqual(order, ['callSoon', 'timer']);
+});
+
 test('a timer passes its extra arguments to the callback', async (t) => {
   const loop = loopFor(t);
   let received: unknown[] = [];
