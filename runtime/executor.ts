@@ -75,7 +75,10 @@ const moduleUrls = new Map<string, string>();
 /**
  * Runs `fn(...args)` in `executor` (null: the loop's default executor) and
  * returns a Future of the calling loop for its result; its callbacks run as
- * loop callbacks. Arguments and the result are structured-cloned; an
+ * loop callbacks. A function `fn` is sent as source and sees only its
+ * arguments and the executor thread's globals (Node's built-in modules
+ * through `process.getBuiltinModule`); a `{ module, name }` descriptor may
+ * import anything. Arguments and the result are structured-cloned; an
  * argument wrapped in `transfer()` is moved. Cancelling the Future drops a
  * call that has not started; a started one runs on and its result is
  * dropped. A task that throws rejects the Future with its error (class,

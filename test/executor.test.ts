@@ -2,6 +2,7 @@
  * runInExecutor and setDefaultExecutor (asyncio's run_in_executor and
  * set_default_executor), on loops of the main thread and of worker threads.
  */
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import {
@@ -174,7 +175,7 @@ test('an object with run(task, options) serves as an executor through the runner
   const inline: Executor = {
     async run(task: ExecutorTask | ExecutorTask[], options: ExecutorRunOptions) {
       seen.push(options);
-      const runner = await import(options.filename) as Record<string, (task: ExecutorTask | ExecutorTask[]) => Promise<unknown>>;
+      const runner = await import(pathToFileURL(options.filename).href) as Record<string, (task: ExecutorTask | ExecutorTask[]) => Promise<unknown>>;
       return runner[options.name]!(task);
     },
   };
