@@ -92,10 +92,11 @@ export function runInExecutor<R>(
   ...args: unknown[]
 ): Future<Awaited<R>> {
   loop._checkClosed();
-  const sink = executor == null ? defaultSink(loop) : queueFor(executor, 'runInExecutor: executor');
   const transferList = unwrapTransfers(args);
+  const task = taskFor(fn, args);
+  const sink = executor == null ? defaultSink(loop) : queueFor(executor, 'runInExecutor: executor');
   const future = loop.createFuture<Awaited<R>>();
-  sink.submit(new LoopCall(loop, future as Future<unknown>, taskFor(fn, args), transferList));
+  sink.submit(new LoopCall(loop, future as Future<unknown>, task, transferList));
   return future;
 }
 

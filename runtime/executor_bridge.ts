@@ -88,10 +88,16 @@ class Outbox<M> {
     this.flush();
   }
 
+  /** Drops what is not sent yet and sends nothing more: the session is over, nobody would read it. */
+  close(): void {
+    this.held = true;
+    this.batch = [];
+  }
+
   private readonly flush = (): void => {
     this.scheduled = false;
     const batch = this.batch;
-    if (batch.length === 0) return;
+    if (batch.length === 0 || this.held) return;
     this.batch = [];
     try {
       this.channel.postMessage(batch);
@@ -148,6 +154,7 @@ class ServedThread {
   close(): void {
     this.closed = true;
     this.calls.clear();
+    this.replies.close();
     this.channel.close();
     releaseDefaultPool();
   }
@@ -247,6 +254,7 @@ class MainThreadExecutor {
   }
 
   private shut(): void {
+    this.requests?.close();
     this.channel?.close();
     this.channel = null;
     this.requests = null;

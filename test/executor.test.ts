@@ -66,6 +66,20 @@ test('a function that uses a variable of its module fails with a ReferenceError 
   t.regex(error?.message ?? '', /outside is not defined .*must be self-contained/);
 });
 
+test('a result that cannot be cloned rejects with a TypeError saying so, and the thread serves on', async (t) => {
+  const loop = loopFor(t);
+  const error = await t.throwsAsync(loop.runUntilComplete(loop.runInExecutor(null, () => ({ callback: () => 1 }))));
+  t.true(error instanceof TypeError);
+  t.regex(error?.message ?? '', /result cannot be sent back/);
+  t.is(await loop.runUntilComplete(loop.runInExecutor(null, () => 'next')), 'next');
+});
+
+test('an argument that cannot be cloned rejects the Future with DataCloneError', async (t) => {
+  const loop = loopFor(t);
+  const error = await t.throwsAsync(loop.runUntilComplete(loop.runInExecutor(null, (f: unknown) => typeof f, () => 1)));
+  t.is(error?.name, 'DataCloneError');
+});
+
 test('a method written in shorthand runs from its source', async (t) => {
   const loop = loopFor(t);
   const tasks = { double(x: number) { return x * 2; } };

@@ -37,15 +37,39 @@ export default async function runTask(task: ExecutorTask | ExecutorTask[]): Prom
   return list === null ? outcomes : move(new MovedResult(outcomes, list));
 }
 
+/**
+ * Runs one task. Its outcome is checked to be cloneable here, because
+ * Piscina posts it outside any handler of ours: a result it cannot clone
+ * would crash this thread and fail every task sharing it, with no word of
+ * the cause.
+ */
 async function runOne(task: ExecutorTask): Promise<unknown> {
   const fn = task.source !== undefined
     ? compiledFunction(task.source)
     : await exportedFunction(task.module as string, task.name as string);
+  let result: unknown;
   try {
-    return await fn(...task.args);
+    result = await fn(...task.args);
   } catch (error) {
     if (task.source !== undefined && error instanceof ReferenceError) explainNotSelfContained(error);
-    throw error;
+    const problem = cloneProblem(error);
+    throw problem === null ? error : new TypeError(`runInExecutor: the task threw a value that cannot be sent back (${problem})`);
+  }
+  const problem = transferOf(result) === undefined ? cloneProblem(result) : null;
+  if (problem !== null) throw new TypeError(`runInExecutor: the task's result cannot be sent back (${problem})`);
+  return result;
+}
+
+/** Why `value` cannot be structured-cloned, or null. Primitives and binary data always can, so they cost nothing. */
+function cloneProblem(value: unknown): string | null {
+  const kind = typeof value;
+  if (value === null || (kind !== 'object' && kind !== 'function' && kind !== 'symbol')) return null;
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return null;
+  try {
+    structuredClone(value);
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
   }
 }
 
