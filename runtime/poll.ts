@@ -49,6 +49,8 @@ interface FdWatch {
   writer: Registration | null;
   /** The events the native handle is started for. */
   armed: number;
+  /** Kept open while unused, until `forgetFd` (see `addSocketWatch`). */
+  retained: boolean;
 }
 
 const watches = new Map<number, FdWatch>();
@@ -96,6 +98,18 @@ export function removeWriter(loop: BaseEventLoop, fd: FileLike): boolean {
   return unregister(loop, fileDescriptor(fd, 'removeWriter'), false);
 }
 
+/**
+ * `addReader` (`reading`) or `addWriter` for the fd of a Socket, whose
+ * `close()` and `detach()` call `forgetFd`: the fd's poll handle then stays
+ * open, stopped, between registrations, because the loop's `sock*` methods
+ * register anew for every wait and opening a poll handle costs system calls.
+ */
+export function addSocketWatch(loop: BaseEventLoop, fd: number, reading: boolean, callback: AnyCallback): Handle {
+  const handle = register(loop, fd, callback, [], reading, reading ? 'addReader' : 'addWriter');
+  watches.get(fd)!.retained = true;
+  return handle;
+}
+
 /** Removes the reader or writer of `fd` whose Handle is `handle`, if it is still registered (a later registration is left alone). */
 export function removeHandle(fd: number, handle: Handle): void {
   const watch = watches.get(fd);
@@ -112,8 +126,9 @@ export function removeHandle(fd: number, handle: Handle): void {
 export function forgetFd(fd: number): void {
   const watch = watches.get(fd);
   if (watch === undefined) return;
-  if (watch.reader !== null) drop(watch, watch.reader);
-  if (watch.writer !== null) drop(watch, watch.writer);
+  watch.reader?.handle.cancel();
+  watch.writer?.handle.cancel();
+  release(watch);
 }
 
 /** Drops every reader and writer `loop` registered; for `EventLoop.close()`. */
@@ -150,6 +165,7 @@ function drop(watch: FdWatch, registration: Registration): void {
   registration.handle.cancel();
   if (watch.reader === registration) watch.reader = null;
   if (watch.writer === registration) watch.writer = null;
+  if (watch.retained) return; // its native mask is trimmed lazily: see onPollEvent
   if (watch.reader === null && watch.writer === null) release(watch);
   else sync(watch);
 }
@@ -167,7 +183,7 @@ function open(fd: number, method: string): FdWatch {
     }
     throw error;
   }
-  const watch: FdWatch = { fd, poll, reader: null, writer: null, armed: 0 };
+  const watch: FdWatch = { fd, poll, reader: null, writer: null, armed: 0, retained: false };
   watches.set(fd, watch);
   return watch;
 }
@@ -197,10 +213,14 @@ function onPollEvent(fd: number, status: number, events: number): void {
     watch.armed = 0;
     events = READABLE | WRITABLE;
   }
+  // An event nobody is registered for comes from a retained watch, which
+  // stays armed after a sock* wait ends because the next wait usually comes
+  // first (saving a stop and a restart); now it is trimmed.
+  const unwanted = (events & READABLE && watch.reader === null) || (events & WRITABLE && watch.writer === null);
   if (events & READABLE && watch.reader !== null) deliver(watch, watch.reader);
   // The reader may have removed or replaced the writer, or dropped the fd.
   if (events & WRITABLE && watch.writer !== null) deliver(watch, watch.writer);
-  if (watches.get(fd) === watch) sync(watch);
+  if ((unwanted || status < 0) && watches.get(fd) === watch) sync(watch);
 }
 
 function deliver(watch: FdWatch, registration: Registration): void {

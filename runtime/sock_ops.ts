@@ -11,7 +11,7 @@
 import type { BaseEventLoop } from './base_events.js';
 import type { Future } from './futures.js';
 import type { Handle } from './handles.js';
-import { addReader, addWriter, removeHandle } from './poll.js';
+import { addSocketWatch, removeHandle } from './poll.js';
 import { bytesOf, checkByteCount, checkNonBlockingSocket, nativeAddress, type Socket, type SocketAddress } from './socket.js';
 import { native } from '../native/index.js';
 
@@ -91,7 +91,7 @@ function whenReady<T>(loop: BaseEventLoop, sock: Socket, reading: boolean, attem
   const onReady = (): void => {
     if (!future.done() && settle(future, attempt)) removeHandle(fd, handle);
   };
-  const handle: Handle = reading ? addReader(loop, fd, onReady) : addWriter(loop, fd, onReady);
+  const handle: Handle = addSocketWatch(loop, fd, reading, onReady);
   // A cancelled future must stop the wait too.
   future.addDoneCallback(() => removeHandle(fd, handle));
   return future;

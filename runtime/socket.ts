@@ -49,6 +49,10 @@ export const SHUT_RDWR = C.SHUT_RDWR;
 /** A socket address in asyncio's shape. */
 export type SocketAddress = NativeAddress;
 
+/** The reused receive buffer of `_tryRecv`. */
+const SCRATCH_SIZE = 64 * 1024;
+const scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+
 /** Python's default listen() backlog: min(SOMAXCONN, 128). */
 const DEFAULT_BACKLOG = 128;
 
@@ -212,10 +216,16 @@ export class Socket {
 
   /** @internal recv() of a checked `bufsize` that returns null instead of throwing EAGAIN. */
   _tryRecv(bufsize: number, method: string): Buffer | null {
-    const buffer = Buffer.allocUnsafe(bufsize);
+    // Reads usually return far less than asked: up to SCRATCH_SIZE they land
+    // in one reused buffer and only the bytes read are copied out (from
+    // Node's pool when small), instead of allocating `bufsize` every call.
+    const buffer = bufsize <= SCRATCH_SIZE ? scratch : Buffer.allocUnsafe(bufsize);
     const n = native.recv(this.open(method), buffer, 0, bufsize);
     if (n === null) return null;
-    return n === bufsize ? buffer : buffer.subarray(0, n);
+    if (buffer !== scratch) return n === bufsize ? buffer : buffer.subarray(0, n);
+    const data = Buffer.allocUnsafe(n);
+    scratch.copy(data, 0, 0, n);
+    return data;
   }
 
   /** @internal send() of `data[offset:]` that returns null instead of throwing EAGAIN. */
