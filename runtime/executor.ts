@@ -15,7 +15,7 @@ import { isMainThread } from 'node:worker_threads';
 import type { BaseEventLoop } from './base_events.js';
 import { holdMainThreadExecutor, type MainThreadExecutor } from './executor_bridge.js';
 import { RUNNER, holdDefaultPool, releaseDefaultPool } from './executor_pool.js';
-import { ExecutorQueue, LoopCall } from './executor_queue.js';
+import { ExecutorQueue, LoopCall, type CallCount } from './executor_queue.js';
 import { TRANSFER_KEY, transferOf, type ExecutorTask, type Transferable } from './executor_task.js';
 import type { Future } from './futures.js';
 import { logger } from './log.js';
@@ -61,8 +61,8 @@ export type ExecutorFunction<R = unknown> = ((...args: any[]) => R) | FunctionDe
 /** What a loop's calls go to: a queue in front of an executor, or the forwarder to the main thread's pool. */
 type CallSink = Pick<ExecutorQueue, 'submit'>;
 
-/** A loop's executor state: its own default executor, and whether it holds the shared one. */
-interface LoopExecutors {
+/** A loop's executor state: its own default executor, the shared one if it holds it, its calls not ended. */
+interface LoopExecutors extends CallCount {
   own: Executor | null;
   shared: ExecutorQueue | MainThreadExecutor | null;
 }
@@ -94,10 +94,16 @@ export function runInExecutor<R>(
   loop._checkClosed();
   const transferList = unwrapTransfers(args);
   const task = taskFor(fn, args);
-  const sink = executor == null ? defaultSink(loop) : queueFor(executor, 'runInExecutor: executor');
+  const state = stateOf(loop);
+  const sink = executor == null ? defaultSink(state) : queueFor(executor, 'runInExecutor: executor');
   const future = loop.createFuture<Awaited<R>>();
-  sink.submit(new LoopCall(loop, future as Future<unknown>, task, transferList));
+  sink.submit(new LoopCall(loop, future as Future<unknown>, task, transferList, state));
   return future;
+}
+
+/** How many calls of `loop` are queued or running (a cancelled one counts until the queue reaches it): its stats' `executorTasks`. */
+export function executorTasks(loop: BaseEventLoop): number {
+  return loops.get(loop)?.pending ?? 0;
 }
 
 /**
@@ -136,14 +142,13 @@ function reportCloseError(error: unknown): void {
 function stateOf(loop: BaseEventLoop): LoopExecutors {
   let state = loops.get(loop);
   if (state === undefined) {
-    state = { own: null, shared: null };
+    state = { own: null, shared: null, pending: 0 };
     loops.set(loop, state);
   }
   return state;
 }
 
-function defaultSink(loop: BaseEventLoop): CallSink {
-  const state = stateOf(loop);
+function defaultSink(state: LoopExecutors): CallSink {
   if (state.own !== null) return queueFor(state.own, 'executor');
   state.shared ??= isMainThread ? holdDefaultPool() : holdMainThreadExecutor();
   return state.shared;

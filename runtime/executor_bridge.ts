@@ -181,6 +181,10 @@ class RemoteCall implements PendingCall {
   reject(error: unknown): void {
     this.thread.reply(this, false, error);
   }
+
+  drop(): void {
+    // Nothing waits for it here: the worker thread ended its side when it cancelled.
+  }
 }
 
 function serveWorkerThreads(): void {
@@ -262,7 +266,11 @@ class MainThreadExecutor {
   }
 
   private cancel(id: number): void {
-    if (this.calls.delete(id)) this.requests?.push({ cancel: id });
+    const call = this.calls.get(id);
+    if (call === undefined) return;
+    this.calls.delete(id);
+    call.drop();
+    this.requests?.push({ cancel: id });
   }
 
   /** A call whose arguments cannot be cloned fails with the clone error. */
@@ -283,8 +291,8 @@ class MainThreadExecutor {
       const call = this.calls.get(reply.id);
       if (call === undefined) continue;
       this.calls.delete(reply.id);
-      if (call.abandoned()) continue;
-      if (reply.ok) call.resolve(reply.outcome);
+      if (call.abandoned()) call.drop();
+      else if (reply.ok) call.resolve(reply.outcome);
       else call.reject(reply.outcome);
     }
   }

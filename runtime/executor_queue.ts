@@ -26,6 +26,13 @@ export interface PendingCall {
   abandoned(): boolean;
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  /** Ends an abandoned call in place of resolve/reject: every call ends exactly once, one way or the other. */
+  drop(): void;
+}
+
+/** How many of a loop's calls have not ended yet (for its statistics). */
+export interface CallCount {
+  pending: number;
 }
 
 /** A call whose outcome settles a Future of `loop`, as a loop callback (as asyncio's executor does through call_soon_threadsafe). */
@@ -35,7 +42,10 @@ export class LoopCall implements PendingCall {
     readonly future: Future<unknown>,
     readonly task: ExecutorTask,
     readonly transferList: Transferable[] | null,
-  ) {}
+    private readonly count: CallCount,
+  ) {
+    count.pending++;
+  }
 
   abandoned(): boolean {
     // Only the executor settles the future, so done before that means cancelled.
@@ -43,11 +53,17 @@ export class LoopCall implements PendingCall {
   }
 
   resolve(value: unknown): void {
+    this.count.pending--;
     this.loop._callIo(settleResult, this.future, value);
   }
 
   reject(error: unknown): void {
+    this.count.pending--;
     this.loop._callIo(settleException, this.future, error);
+  }
+
+  drop(): void {
+    this.count.pending--;
   }
 }
 
@@ -156,7 +172,8 @@ export class ExecutorQueue {
       const batch: PendingCall[] = [];
       while (batch.length < size && this.waiting.length > 0) {
         const call = this.waiting.shift();
-        if (!call.abandoned()) batch.push(call);
+        if (call.abandoned()) call.drop();
+        else batch.push(call);
       }
       if (batch.length === 1) this.startOne(batch[0]!);
       else if (batch.length > 1) this.startBatch(batch);
@@ -165,7 +182,7 @@ export class ExecutorQueue {
 }
 
 function settle(call: PendingCall, ok: boolean, outcome: unknown): void {
-  if (call.abandoned()) return;
-  if (ok) call.resolve(outcome);
+  if (call.abandoned()) call.drop();
+  else if (ok) call.resolve(outcome);
   else call.reject(outcome);
 }

@@ -9,6 +9,7 @@ import {
   CancelledError, RuntimeError, maxExecutorThreads, newEventLoop, setMaxExecutorThreads, transfer,
   type EventLoop, type Executor, type ExecutorRunOptions, type ExecutorTask, type Future,
 } from 'multiloop';
+import { executorTasks } from '../runtime/executor.js';
 import { loopFor, test } from './helpers/loop.js';
 
 /** The bound the tests check against; set before the default pool first starts. */
@@ -170,6 +171,14 @@ test('loops on worker threads share the main thread\'s pool and its bound', asyn
   t.false(threads.has(0));
   t.true(threads.size <= BOUND, `tasks ran on ${threads.size} threads`);
   t.true(Atomics.load(new Int32Array(counters), 1) <= BOUND);
+});
+
+test('executorTasks counts a loop\'s calls until they settle', async (t) => {
+  const loop = loopFor(t);
+  const calls = [loop.runInExecutor(null, () => 1), loop.runInExecutor(null, () => 2)];
+  t.is(executorTasks(loop), 2);
+  await allOf(loop, calls);
+  t.is(executorTasks(loop), 0);
 });
 
 test('setDefaultExecutor makes a Piscina instance the loop\'s default, closed when the loop closes', async (t) => {
