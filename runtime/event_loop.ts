@@ -23,6 +23,7 @@ import { sockAccept, sockConnect, sockRecv, sockSendall } from './sock_ops.js';
 import { getaddrinfo, getnameinfo, type GetaddrinfoOptions } from './dns.js';
 import { addSignalHandler, closeLoopSignals, removeSignalHandler } from './signals.js';
 import type { AnyCallback } from './validate.js';
+import { closeRegistry, register, unregister } from './registry.js';
 
 export class EventLoop extends BaseEventLoop {
   // --- executor (runtime/executor.ts) ---
@@ -54,11 +55,16 @@ export class EventLoop extends BaseEventLoop {
   addSignalHandler(sig: number | string, callback: AnyCallback, ...args: unknown[]): void { addSignalHandler(this, sig, callback, ...args); }
   removeSignalHandler(sig: number | string): boolean { return removeSignalHandler(this, sig); }
 
+  // --- cross-thread (runtime/registry.ts) ---
+  register(name: string, fn: AnyCallback): void { register(this, name, fn); }
+  unregister(name: string): boolean { return unregister(this, name); }
+
   /** Frees what the modules above hold for this loop, then closes the core. */
   override close(): void {
     if (this.isClosed()) return;
     if (!this.isRunning()) closeLoopResources(this);
     if (!this.isRunning()) { closeLoopWatches(this); closeLoopSignals(this); }
+    if (!this.isRunning()) closeRegistry(this);
     super.close();
     closeExecutors(this);
   }

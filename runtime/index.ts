@@ -39,3 +39,5 @@ export {
   NI_NUMERICHOST, NI_NUMERICSERV, NI_NOFQDN, NI_NAMEREQD, NI_DGRAM, type AddrInfo, type GetaddrinfoOptions,
 } from './dns.js';
 export type { FileLike } from './poll.js';
+export { getLoopRef } from './registry.js';
+export { LoopRef, RingClosedError, type LoopRefData } from '../shared/index.js';

@@ -47,8 +47,16 @@ type ViewType = (typeof VIEW_TYPES)[number];
 /** Strings up to this length are written by a JS loop when ASCII; longer ones by Buffer.write. */
 const SHORT_STRING = 32;
 
+// Short strings decoded lately, by a hash of their bytes: callback names and
+// object keys repeat record after record, and a hit allocates nothing.
+const INTERN_MAX_BYTES = 24;
+const INTERN_SLOTS = 256;
+const internedBytes = new Array<Uint8Array | undefined>(INTERN_SLOTS);
+const internedStrings = new Array<string>(INTERN_SLOTS);
+
 export class Encoder {
   #bytes: Uint8Array;
+  #capacity: number;
   #view: DataView;
   #buffer: Buffer;
   /** Objects being encoded, outermost first: a repeat is a cycle. */
@@ -58,6 +66,7 @@ export class Encoder {
 
   constructor(initialCapacity = 256) {
     this.#bytes = new Uint8Array(initialCapacity);
+    this.#capacity = initialCapacity;
     this.#view = new DataView(this.#bytes.buffer);
     this.#buffer = Buffer.from(this.#bytes.buffer);
   }
@@ -65,12 +74,17 @@ export class Encoder {
   /** Starts a new record; the previous one's bytes may be overwritten. */
   reset(): void {
     this.length = 0;
-    this.#parents.length = 0;
+    if (this.#parents.length !== 0) this.#parents.length = 0;
   }
 
   /** The bytes written since `reset()`: a view valid until the next write. */
   bytes(): Uint8Array {
     return this.#bytes.subarray(0, this.length);
+  }
+
+  /** The scratch buffer itself, whose first `length` bytes are the record (no view to allocate on hot paths). */
+  get scratch(): Uint8Array {
+    return this.#bytes;
   }
 
   writeU8(value: number): void {
@@ -217,12 +231,13 @@ export class Encoder {
 
   #reserve(n: number): void {
     const need = this.length + n;
-    if (need <= this.#bytes.byteLength) return;
-    let size = this.#bytes.byteLength * 2;
+    if (need <= this.#capacity) return;
+    let size = this.#capacity * 2;
     while (size < need) size *= 2;
     const bytes = new Uint8Array(size);
     bytes.set(this.#bytes.subarray(0, this.length));
     this.#bytes = bytes;
+    this.#capacity = size;
     this.#view = new DataView(bytes.buffer);
     this.#buffer = Buffer.from(bytes.buffer);
   }
@@ -262,7 +277,22 @@ export class Decoder {
     const n = this.readU32();
     const start = this.pos;
     this.pos += n;
-    return this.#buffer.toString('utf8', start, start + n);
+    if (n > INTERN_MAX_BYTES) return this.#buffer.toString('utf8', start, start + n);
+    const bytes = this.#bytes;
+    const end = start + n;
+    let hash = n;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+    const slot = hash & (INTERN_SLOTS - 1);
+    const known = internedBytes[slot];
+    if (known !== undefined && known.length === n) {
+      let i = 0;
+      while (i < n && known[i] === bytes[start + i]) i++;
+      if (i === n) return internedStrings[slot]!;
+    }
+    const value = this.#buffer.toString('utf8', start, end);
+    internedBytes[slot] = bytes.slice(start, end);
+    internedStrings[slot] = value;
+    return value;
   }
 
   /** A copy of the next length-prefixed bytes, in memory of its own. */

@@ -162,9 +162,10 @@ export class Ring {
   }
 }
 
-/** A record not yet fully written: its own copy of the bytes, and how far writing has got. */
+/** A record not yet fully written: its bytes, its length, and how far writing has got. */
 interface Spilled {
   readonly bytes: Uint8Array;
+  readonly length: number;
   offset: number;
 }
 
@@ -175,6 +176,11 @@ interface Spilled {
 export class RingWriter {
   readonly ring: Ring;
   #producerId = 0;
+  /** The last HEAD this writer loaded. */
+  #head: number;
+  /** The last source copied from (usually the codec's scratch), and a word view of it if it is 4-aligned. */
+  #src: Uint8Array | null = null;
+  #srcWords: Int32Array | null = null;
   readonly #spilled: Spilled[] = [];
   #spilledHead = 0;
   /** A waitAsync for space is outstanding. */
@@ -189,6 +195,7 @@ export class RingWriter {
    */
   constructor(ring: Ring, onDiscard: (records: number, error: RingClosedError) => void) {
     this.ring = ring;
+    this.#head = Atomics.load(ring.words, HEAD);
     this.#onDiscard = onDiscard;
   }
 
@@ -198,32 +205,31 @@ export class RingWriter {
   }
 
   /**
-   * Queues `bytes` (copied before returning) as one record. When the ring
-   * is full, blocks if `mayBlock` (never on the ring's own consumer thread),
-   * else spills (see the top of this file). Throws RingClosedError if the
-   * ring is closed.
+   * Queues the first `length` bytes of `bytes` (copied before returning)
+   * as one record. When the ring is full, blocks if `mayBlock` (never on
+   * the ring's own consumer thread), else spills (see the top of this
+   * file). Throws RingClosedError if the ring is closed.
    */
-  write(bytes: Uint8Array, mayBlock: boolean): void {
+  write(bytes: Uint8Array, mayBlock: boolean, length = bytes.byteLength): void {
     const ring = this.ring;
-    if (ring.closed) throw new RingClosedError(`ring ${ring.id} is closed`);
-    if (this.#spilledHead === this.#spilled.length && bytes.byteLength <= ring.maxRecord && this.#put(WHOLE, bytes, 0, bytes.byteLength)) {
+    // A plain read: a close racing with this write is the same as one just after it.
+    if (ring.words[CLOSED] !== 0) throw new RingClosedError(`ring ${ring.id} is closed`);
+    if (this.#spilledHead === this.#spilled.length && length <= ring.maxRecord && this.#put(WHOLE, bytes, 0, length)) {
       ring.wake.signal();
       return;
     }
-    const item: Spilled = { bytes, offset: 0 };
     if (mayBlock && ring.consumerThread() !== threadId) {
       this.#drainSpilledBlocking();
-      this.#writeBlocking(item);
+      this.#writeBlocking({ bytes, length, offset: 0 });
       return;
     }
-    this.#spilled.push({ bytes: bytes.slice(), offset: 0 });
+    this.#spilled.push({ bytes: bytes.slice(0, length), length, offset: 0 });
     this.#flushSpilled();
   }
 
   /** Writes as much of `item` as fits now; true once it is entirely in the ring. */
   #advance(item: Spilled): boolean {
-    const { bytes } = item;
-    const total = bytes.byteLength;
+    const { bytes, length: total } = item;
     const ring = this.ring;
     if (item.offset === 0 && total <= ring.maxRecord) {
       if (!this.#put(WHOLE, bytes, 0, total)) return false;
@@ -255,35 +261,65 @@ export class RingWriter {
     const payload = kind === WHOLE ? length : length + 4;
     const size = 4 + ((payload + 3) & ~3);
     const capacity = ring.capacity;
-    let tail: number;
+    // Atomics cost tens of ns each here, so this path uses three: the
+    // compare-and-swap, the header store and the wake word's load. TAIL is
+    // first read plainly (a guess the compare-and-swap checks), and HEAD is
+    // reloaded only when the head this writer saw last says "full" (HEAD
+    // only moves forward, so an old value is safe, just pessimistic).
+    let tail = words[TAIL]!;
     let at: number;
-    let padding: number;
+    let need: number;
     for (;;) {
-      tail = Atomics.load(words, TAIL);
-      const used = (tail - Atomics.load(words, HEAD)) >>> 0;
       at = tail & ring.mask;
-      padding = capacity - at < size ? capacity - at : 0;
-      if (used + padding + size > capacity) return false;
-      if (Atomics.compareExchange(words, TAIL, tail, (tail + padding + size) | 0) === tail) break;
+      need = capacity - at < size ? capacity - at + size : size;
+      let used = (tail - this.#head) >>> 0;
+      if (used + need > capacity) {
+        this.#head = Atomics.load(words, HEAD);
+        used = (tail - this.#head) >>> 0;
+        if (used > capacity) {
+          tail = Atomics.load(words, TAIL);
+          continue;
+        }
+        if (used + need > capacity) return false;
+      }
+      const seen = Atomics.compareExchange(words, TAIL, tail, (tail + need) | 0);
+      if (seen === tail) break;
+      tail = seen;
     }
-    const data = ring.bytes;
     const base = HEADER_BYTES / 4;
-    if (padding > 0) {
-      Atomics.store(words, base + (at >> 2), (padding << 2) | PAD);
+    if (need !== size) {
+      Atomics.store(words, base + (at >> 2), ((need - size) << 2) | PAD);
       at = 0;
     }
     let body = at + 4;
     if (kind !== WHOLE) {
-      new DataView(data.buffer, HEADER_BYTES).setUint32(body, this.#producerId, true);
+      words[base + (body >> 2)] = this.#producerId;
       body += 4;
     }
-    if (length <= 16) {
-      for (let i = 0; i < length; i++) data[body + i] = src[start + i]!;
-    } else {
-      data.set(src.subarray(start, start + length), body);
-    }
+    this.#copy(src, start, length, body);
     Atomics.store(words, base + (at >> 2), (payload << 2) | kind);
     return true;
+  }
+
+  /** Copies `length` bytes of `src` from `start` to data offset `to` (4-aligned). */
+  #copy(src: Uint8Array, start: number, length: number, to: number): void {
+    if (length <= 256) {
+      // Small records (the common call) go word by word: a view for set() costs more than the copy.
+      // The last word may carry up to 3 bytes past the record; they land in its padding, which the consumer zeroes.
+      if (src !== this.#src) {
+        this.#src = src;
+        this.#srcWords = (src.byteOffset & 3) === 0 ? new Int32Array(src.buffer, src.byteOffset, src.byteLength >> 2) : null;
+      }
+      const words = this.#srcWords;
+      const first = start >> 2;
+      if (words !== null && (start & 3) === 0 && first + ((length + 3) >> 2) <= words.length) {
+        const end = first + ((length + 3) >> 2);
+        const ringWords = this.ring.words;
+        for (let i = first, j = (HEADER_BYTES + to) >> 2; i < end; i++, j++) ringWords[j] = words[i]!;
+        return;
+      }
+    }
+    this.ring.bytes.set(src.subarray(start, start + length), to);
   }
 
   /** Writes the overflow queue into the ring as space frees, without blocking. */
@@ -403,7 +439,11 @@ export class RingReader {
             delivered++;
           }
         } finally {
-          data.fill(0, at, at + size);
+          if (size <= 64) {
+            for (let w = base + (at >> 2), end = w + (size >> 2); w < end; w++) words[w] = 0;
+          } else {
+            data.fill(0, at, at + size);
+          }
           if (++sincePublish === PUBLISH_EVERY) {
             sincePublish = 0;
             this.#publish(head);

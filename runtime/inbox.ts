@@ -1,0 +1,76 @@
+/**
+ * Inbox: the consuming end of a loop's ring, on the loop's thread.
+ *
+ * It drains the ring at the start of every loop iteration (an iteration
+ * hook), under a time budget: a flood from other threads is served in
+ * slices, between which the loop's own timers, callbacks and I/O run.
+ * When the ring is empty the inbox arms the ring's wake word, so an idle
+ * loop sleeps without polling and the next producer wakes it (`_wakeup`).
+ */
+import { performance } from 'node:perf_hooks';
+import { Decoder } from '../shared/codec.js';
+import { readMessage, type MessageHandler } from '../shared/messages.js';
+import { RingReader, type Ring } from '../shared/ring.js';
+import type { BaseEventLoop } from './base_events.js';
+
+/** Longest time one iteration spends draining the ring (ms): half the loop's 2 ms slice. */
+const BUDGET_MS = 1;
+/** Records drained between two looks at the clock. */
+const BATCH = 64;
+
+export class Inbox {
+  readonly ring: Ring;
+  readonly #loop: BaseEventLoop;
+  readonly #handler: MessageHandler;
+  readonly #reader: RingReader;
+  readonly #decoder: Decoder;
+  readonly #unhook: () => void;
+
+  /** Starts draining `ring` on `loop` (this thread becomes its consumer), passing each message to `handler`. */
+  constructor(loop: BaseEventLoop, ring: Ring, handler: MessageHandler) {
+    this.ring = ring;
+    this.#loop = loop;
+    this.#handler = handler;
+    this.#reader = new RingReader(ring);
+    this.#decoder = new Decoder(ring.bytes);
+    this.#unhook = loop._addIterationHook(this.#drain);
+  }
+
+  /**
+   * Stops draining and closes the ring: producers now get RingClosedError
+   * and callers awaiting this loop fail. Returns how many messages were
+   * still inside (they are dropped, as `close()` drops pending callbacks).
+   */
+  close(): number {
+    this.#unhook();
+    this.ring.close();
+    return this.#reader.read(noop, Infinity);
+  }
+
+  /** The iteration hook: true while messages remain after this iteration's budget. */
+  readonly #drain = (): boolean => {
+    const reader = this.#reader;
+    const deadline = performance.now() + BUDGET_MS;
+    while (reader.read(this.#visit, BATCH) === BATCH || reader.hasRecords()) {
+      if (performance.now() >= deadline) return true;
+    }
+    this.ring.wake.arm(this.#wake);
+    if (!reader.hasRecords()) return false;
+    this.ring.wake.disarm();
+    return true;
+  };
+
+  readonly #wake = (): void => this.#loop._wakeup();
+
+  readonly #visit = (bytes: Uint8Array, start: number): void => {
+    const decoder = bytes === this.ring.bytes ? this.#decoder : new Decoder(bytes);
+    decoder.pos = start;
+    try {
+      readMessage(decoder, this.#handler);
+    } catch (exception) {
+      this.#loop.callExceptionHandler({ message: 'Exception while reading a message from another thread', exception });
+    }
+  };
+}
+
+function noop(): void {}

@@ -1,0 +1,226 @@
+/**
+ * The loop side of cross-thread calls: the functions a loop registered by
+ * name, and the requests and replies that flow through its inbox.
+ *
+ * Each loop that takes part (registers a function, is given a LoopRef, or
+ * sends `LoopRef.call` requests while it runs) gets one Registry, with an
+ * Inbox on its own ring. Through it:
+ * - a call runs the registered function as a callback of this loop (a
+ *   Handle: same exception handling and debug timing as `callSoon`);
+ * - a request runs it likewise and writes its result — awaited when it is
+ *   a promise or a Future — or its exception back into the caller's ring;
+ * - a reply settles the Future that `LoopRef.call` returned on this loop.
+ * An unknown name reaches this loop's exception handler, and a request for
+ * it is answered with that error.
+ */
+import { BroadcastChannel } from 'node:worker_threads';
+import { forgetRing, introductionChannel, knownWriter, writerFor, type Introduction } from '../shared/directory.js';
+import { LoopRef, setLocalEndpoint } from '../shared/loopref.js';
+import { encodeReply, type MessageHandler } from '../shared/messages.js';
+import { PendingRequests, type ReplyEndpoint } from '../shared/requests.js';
+import { Ring, RingClosedError } from '../shared/ring.js';
+import type { BaseEventLoop } from './base_events.js';
+import { RuntimeError } from './errors.js';
+import type { Future } from './futures.js';
+import { Handle } from './handles.js';
+import { Inbox } from './inbox.js';
+import { logger } from './log.js';
+import { _getRunningLoop } from './running.js';
+import { checkCallback, describe, type AnyCallback } from './validate.js';
+
+class Registry implements MessageHandler, ReplyEndpoint {
+  readonly ring: Ring;
+  readonly mayBlock = false;
+  /** A LoopRef to this loop. */
+  readonly ref: LoopRef;
+  readonly #loop: BaseEventLoop;
+  readonly #inbox: Inbox;
+  readonly #functions = new Map<string, AnyCallback>();
+  readonly #pending = new PendingRequests();
+  /** Encoded replies to callers whose ring has not been introduced yet, by ring id. */
+  readonly #parked = new Map<number, Uint8Array[]>();
+  readonly #introductions: BroadcastChannel;
+
+  constructor(loop: BaseEventLoop, ring: Ring) {
+    this.#loop = loop;
+    this.ring = ring;
+    this.ref = LoopRef.from(ring);
+    this.#introductions = new BroadcastChannel(introductionChannel(ring.id));
+    // The loop keeps its thread alive while it runs; the channel must not do so after.
+    this.#introductions.unref();
+    this.#introductions.onmessage = (event) => this.#introduced((event as { data: Introduction }).data);
+    this.#inbox = new Inbox(loop, ring, this);
+  }
+
+  register(name: string, fn: AnyCallback): void {
+    this.#functions.set(name, fn);
+  }
+
+  unregister(name: string): boolean {
+    return this.#functions.delete(name);
+  }
+
+  // ----------------------------------------------------- MessageHandler
+
+  onCall(name: string, args: unknown[]): void {
+    const fn = this.#lookup(name, 'callSoonThreadsafe');
+    if (fn === undefined) return;
+    const handle = new Handle(fn, args, this.#loop);
+    if (!this.#loop.getDebug()) return handle._run();
+    const start = this.#loop.time();
+    handle._run();
+    const elapsed = this.#loop.time() - start;
+    if (elapsed >= this.#loop.slowCallbackDuration) logger.warn(`Executing ${handle} (from another thread) took ${elapsed.toFixed(3)} seconds`);
+  }
+
+  onRequest(name: string, args: unknown[], replyTo: number, requestId: number): void {
+    const fn = this.#lookup(name, 'call');
+    if (fn === undefined) return this.#reply(replyTo, requestId, false, unknownName(name));
+    let result: unknown;
+    try {
+      result = fn(...args);
+    } catch (exc) {
+      return this.#reply(replyTo, requestId, false, exc);
+    }
+    if (!isThenable(result)) return this.#reply(replyTo, requestId, true, result);
+    result.then(
+      (value) => this.#reply(replyTo, requestId, true, value),
+      (exc: unknown) => this.#reply(replyTo, requestId, false, exc),
+    );
+  }
+
+  onReply(requestId: number, ok: boolean, value: unknown): void {
+    // Nothing pending: the request already failed because its target closed; nobody awaits this reply.
+    this.#pending.settle(requestId, ok, value);
+  }
+
+  // ------------------------------------------------------- ReplyEndpoint
+
+  nextRequestId(): number {
+    return this.#pending.nextId();
+  }
+
+  expect(id: number, target: Ring): Future<unknown> {
+    const future = this.#loop.createFuture<unknown>();
+    this.#pending.add(id, target, (ok, value) => {
+      // The caller may have cancelled the Future; the remote call cannot be recalled, its outcome is dropped.
+      if (future.done()) return;
+      if (ok) future.setResult(value);
+      else future.setException(value);
+    });
+    return future;
+  }
+
+  fail(id: number, error: Error): void {
+    this.#pending.settle(id, false, error);
+  }
+
+  // ------------------------------------------------------------ closing
+
+  /** Closes the inbox (the ring too), fails this loop's pending requests, reports what is dropped. */
+  close(): void {
+    const dropped = this.#inbox.close();
+    this.#introductions.close();
+    this.#pending.failAll(new RuntimeError('the event loop was closed before the reply arrived'));
+    let parked = 0;
+    for (const replies of this.#parked.values()) parked += replies.length;
+    if (dropped > 0) logger.warn(`Event loop closed with ${dropped} message(s) from other threads not run`);
+    if (parked > 0) logger.warn(`Event loop closed with ${parked} reply(ies) never delivered: their callers' threads never introduced themselves`);
+  }
+
+  // ----------------------------------------------------------- internals
+
+  #lookup(name: string, method: string): AnyCallback | undefined {
+    const fn = this.#functions.get(name);
+    if (fn === undefined) {
+      this.#loop.callExceptionHandler({ message: `${method} from another thread: no function registered as '${name}'`, exception: unknownName(name) });
+    }
+    return fn;
+  }
+
+  #reply(replyTo: number, requestId: number, ok: boolean, value: unknown): void {
+    const bytes = encodeReply(requestId, ok, value).bytes();
+    const writer = knownWriter(replyTo);
+    if (writer === undefined) {
+      let parked = this.#parked.get(replyTo);
+      if (parked === undefined) this.#parked.set(replyTo, (parked = []));
+      parked.push(bytes.slice());
+      return;
+    }
+    this.#send(writer.ring, bytes);
+  }
+
+  #send(ring: Ring, bytes: Uint8Array): void {
+    try {
+      writerFor(ring).write(bytes, false);
+    } catch (exc) {
+      if (!(exc instanceof RingClosedError)) throw exc;
+      // The caller's loop closed or its thread ended: nobody is left to read the reply.
+      forgetRing(ring.id);
+      if (this.#loop.getDebug()) logger.debug(`Reply to loop ${ring.id} dropped: ${exc.message}`);
+    }
+  }
+
+  #introduced(introduction: Introduction): void {
+    const ring = writerFor(Ring.from(introduction.buffer)).ring;
+    const parked = this.#parked.get(ring.id);
+    if (parked === undefined) return;
+    this.#parked.delete(ring.id);
+    for (const bytes of parked) this.#send(ring, bytes);
+  }
+}
+
+const registries = new WeakMap<BaseEventLoop, Registry>();
+
+/**
+ * @internal The registry of `loop`, created on first use on a new ring of
+ * the default size, or on `ring` (a ring made for it by the Runtime).
+ */
+export function registryOf(loop: BaseEventLoop, ring?: Ring): Registry {
+  let registry = registries.get(loop);
+  if (registry === undefined) {
+    loop._checkClosed();
+    registry = new Registry(loop, ring ?? Ring.create());
+    registries.set(loop, registry);
+  } else if (ring !== undefined && ring !== registry.ring) {
+    throw new RuntimeError('this event loop already has an inbox ring');
+  }
+  return registry;
+}
+
+/** Makes `fn` callable by `name` from other threads through a LoopRef (replaces an earlier registration of `name`). */
+export function register(loop: BaseEventLoop, name: string, fn: AnyCallback): void {
+  if (typeof name !== 'string' || name === '') throw new TypeError(`register: name must be a non-empty string, got ${describe(name)}`);
+  checkCallback(fn, 'register', 'fn');
+  registryOf(loop).register(name, fn);
+}
+
+/** Forgets the function registered as `name`; false if there was none. */
+export function unregister(loop: BaseEventLoop, name: string): boolean {
+  if (typeof name !== 'string') throw new TypeError(`unregister: name must be a string, got ${describe(name)}`);
+  return registries.get(loop)?.unregister(name) ?? false;
+}
+
+/** A LoopRef to `loop`, to send to other threads. */
+export function getLoopRef(loop: BaseEventLoop): LoopRef {
+  return registryOf(loop).ref;
+}
+
+/** @internal Called by `EventLoop.close()`: frees the loop's ring; calls through its LoopRefs then fail. */
+export function closeRegistry(loop: BaseEventLoop): void {
+  registries.get(loop)?.close();
+  registries.delete(loop);
+}
+
+function unknownName(name: string): RuntimeError {
+  return new RuntimeError(`no function registered as '${name}' on the target loop`);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
+}
+
+setLocalEndpoint({
+  running: () => _getRunningLoop() !== null,
+  endpoint: () => registryOf(_getRunningLoop() as BaseEventLoop),
+});

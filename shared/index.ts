@@ -1,0 +1,6 @@
+// multiloop/shared: the cross-thread layer, importable from any thread
+// (executor tasks included) without loading an event loop.
+export { LoopRef, type LoopRefData } from './loopref.js';
+export { Ring, RingClosedError, RingReader, RingWriter, DEFAULT_RING_CAPACITY } from './ring.js';
+export { Decoder, Encoder, decode, encode } from './codec.js';
+export { WakeWord } from './wake.js';

@@ -1,0 +1,138 @@
+/**
+ * The records that travel through a loop's ring: a call by name (fire and
+ * forget), a request (a call whose result goes back), and a reply.
+ *
+ *   call:    kind, name, argc, args...
+ *   request: kind, name, reply ring id, request id, argc, args...
+ *   reply:   kind, request id, ok, value (the result, or the error)
+ */
+import { Decoder, Encoder } from './codec.js';
+
+const enum Kind {
+  Call = 1,
+  Request = 2,
+  Reply = 3,
+}
+
+/** What a consumer does with each kind of record (a visitor, so reading allocates no message object). */
+export interface MessageHandler {
+  onCall(name: string, args: unknown[]): void;
+  onRequest(name: string, args: unknown[], replyTo: number, requestId: number): void;
+  onReply(requestId: number, ok: boolean, value: unknown): void;
+}
+
+/** Decodes the record at `decoder.pos` and passes it to `handler`. */
+export function readMessage(decoder: Decoder, handler: MessageHandler): void {
+  const kind = decoder.readU8() as Kind;
+  switch (kind) {
+    case Kind.Call: {
+      const name = decoder.readString();
+      return handler.onCall(name, readArgs(decoder));
+    }
+    case Kind.Request: {
+      const name = decoder.readString();
+      const replyTo = decoder.readF64();
+      const requestId = decoder.readU32();
+      return handler.onRequest(name, readArgs(decoder), replyTo, requestId);
+    }
+    case Kind.Reply: {
+      const requestId = decoder.readU32();
+      const ok = decoder.readU8() === 1;
+      return handler.onReply(requestId, ok, decoder.readValue());
+    }
+    default:
+      throw new Error(`corrupt record: unknown message kind ${kind as number}`);
+  }
+}
+
+/**
+ * A call of `name` with `args`, as the encoder holding it (its `scratch`
+ * and `length`, valid until the next message is encoded on this thread).
+ * Throws TypeError naming the argument that cannot be sent.
+ */
+export function encodeCall(method: string, name: string, args: readonly unknown[]): Encoder {
+  const encoder = claimEncoder();
+  try {
+    encoder.writeU8(Kind.Call);
+    encoder.writeString(name);
+    writeArgs(encoder, method, args);
+    return encoder;
+  } finally {
+    releaseEncoder(encoder);
+  }
+}
+
+/** The bytes of a request (see encodeCall), answered into the ring `replyTo` under `requestId`. */
+export function encodeRequest(method: string, name: string, args: readonly unknown[], replyTo: number, requestId: number): Encoder {
+  const encoder = claimEncoder();
+  try {
+    encoder.writeU8(Kind.Request);
+    encoder.writeString(name);
+    encoder.writeF64(replyTo);
+    encoder.writeU32(requestId);
+    writeArgs(encoder, method, args);
+    return encoder;
+  } finally {
+    releaseEncoder(encoder);
+  }
+}
+
+/**
+ * The bytes of a reply. A result that cannot be sent becomes an error
+ * reply carrying the TypeError that says why, so the caller always hears.
+ */
+export function encodeReply(requestId: number, ok: boolean, value: unknown): Encoder {
+  const encoder = claimEncoder();
+  try {
+    const write = (isOk: boolean, v: unknown): void => {
+      encoder.reset();
+      encoder.writeU8(Kind.Reply);
+      encoder.writeU32(requestId);
+      encoder.writeU8(isOk ? 1 : 0);
+      encoder.writeValue(v);
+    };
+    try {
+      write(ok, value);
+    } catch (err) {
+      write(false, new TypeError(`the ${ok ? 'result' : 'error'} cannot be sent back: ${(err as Error).message}`));
+    }
+    return encoder;
+  } finally {
+    releaseEncoder(encoder);
+  }
+}
+
+function writeArgs(encoder: Encoder, method: string, args: readonly unknown[]): void {
+  encoder.writeU32(args.length);
+  for (let i = 0; i < args.length; i++) {
+    try {
+      encoder.writeValue(args[i]);
+    } catch (err) {
+      if (err instanceof TypeError) throw new TypeError(`${method}: argument ${i + 1} cannot be sent to another thread: ${err.message}`);
+      throw err;
+    }
+  }
+}
+
+function readArgs(decoder: Decoder): unknown[] {
+  const n = decoder.readU32();
+  const args = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) args[i] = decoder.readValue();
+  return args;
+}
+
+// One scratch encoder per thread. Encoding can re-enter (a getter on an
+// argument may itself send a message), so a busy scratch is not reused.
+const scratch = new Encoder(1024);
+let scratchBusy = false;
+
+function claimEncoder(): Encoder {
+  if (scratchBusy) return new Encoder();
+  scratchBusy = true;
+  scratch.reset();
+  return scratch;
+}
+
+function releaseEncoder(encoder: Encoder): void {
+  if (encoder === scratch) scratchBusy = false;
+}

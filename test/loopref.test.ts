@@ -1,0 +1,275 @@
+import test from 'ava';
+
+// One loop runs per thread at a time, so these tests run one after another.
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import { EventLoop, Future, LoopRef, RingClosedError, RuntimeError, getLoopRef, newEventLoop } from '../runtime/index.js';
+import { registryOf } from '../runtime/registry.js';
+import { Ring } from '../shared/ring.js';
+
+const LOOP_WORKER = new URL('./loopref.worker.js', import.meta.url);
+const PRODUCER = new URL('./loopref.producer.js', import.meta.url);
+
+interface ProducerJob {
+  name: string;
+  producer: number;
+  count: number;
+  idleMs?: number;
+  request?: string;
+}
+
+/** Starts a loop-less producer thread sending to `loop`; resolves with what it posts (if anything) once it has exited. */
+function produce(loop: EventLoop, job: ProducerJob): Promise<unknown> {
+  const worker = new Worker(PRODUCER, { workerData: { idleMs: 0, ...job, ref: getLoopRef(loop) } });
+  let posted: unknown;
+  worker.on('message', (m) => (posted = m));
+  return new Promise((resolve, reject) => {
+    worker.on('error', reject);
+    worker.on('exit', () => resolve(posted));
+  });
+}
+
+/** Starts a worker running a loop (loopref.worker.ts) that calls back into `loop`; resolves with its LoopRef. */
+async function startLoopWorker(loop: EventLoop): Promise<{ ref: LoopRef; worker: Worker; exited: Promise<number> }> {
+  const worker = new Worker(LOOP_WORKER, { workerData: getLoopRef(loop) });
+  const exited = once(worker, 'exit').then(([code]) => code as number);
+  const [data] = (await once(worker, 'message')) as [{ buffer: SharedArrayBuffer }];
+  const ref = LoopRef.from(data);
+  // What the Runtime's coordinator does when a loop thread ends: close its ring, so callers fail instead of hanging.
+  void exited.then(() => Ring.from(ref.buffer).close());
+  return { ref, worker, exited };
+}
+
+/** A Future of `loop` that `loop.register(name)` settles after `n` calls, with every call's arguments. */
+function collect(loop: EventLoop, name: string, n: number) {
+  const calls: unknown[][] = [];
+  const done = loop.createFuture<unknown[][]>();
+  loop.register(name, (...args: unknown[]) => {
+    calls.push(args);
+    if (calls.length === n) done.setResult(calls);
+  });
+  return done;
+}
+
+test.serial('callSoonThreadsafe from a thread without a loop runs the registered function on the loop with its arguments', async (t) => {
+  const loop = newEventLoop();
+  const got = collect(loop, 'hit', 3);
+  const producer = produce(loop, { name: 'hit', producer: 7, count: 3 });
+  t.deepEqual(await loop.runUntilComplete(got), [[7, 0], [7, 1], [7, 2]]);
+  await producer;
+  loop.close();
+});
+
+test.serial('4 producer threads × 100,000 messages into one loop with a 4 KiB ring: each delivered once, producer order kept', async (t) => {
+  const loop = newEventLoop();
+  registryOf(loop, Ring.create(4096));
+  const next = [0, 0, 0, 0];
+  const errors: string[] = [];
+  let total = 0;
+  const done = loop.createFuture<void>();
+  loop.register('msg', (producer: number, seq: number) => {
+    if (seq !== next[producer]) errors.push(`producer ${producer}: got ${seq}, expected ${next[producer]}`);
+    next[producer] = seq + 1;
+    if (++total === 400_000) done.setResult();
+  });
+  const producers = [0, 1, 2, 3].map((producer) => produce(loop, { name: 'msg', producer, count: 100_000 }));
+  await loop.runUntilComplete(done);
+  await Promise.all(producers);
+  loop.close();
+  t.deepEqual(errors.slice(0, 5), []);
+  t.deepEqual(next, [100_000, 100_000, 100_000, 100_000]);
+});
+
+test.serial('an idle loop is woken by one message from another thread', async (t) => {
+  const loop = newEventLoop();
+  const got = collect(loop, 'ping', 1);
+  const producer = produce(loop, { name: 'ping', producer: 0, count: 0, idleMs: 1000 });
+  const [[, sentAt]] = (await loop.runUntilComplete(got)) as [[number, number]];
+  const latencyMs = performance.timeOrigin + performance.now() - sentAt;
+  await producer;
+  loop.close();
+  t.true(latencyMs < 100, `woken ${latencyMs.toFixed(2)} ms after the send`);
+});
+
+test.serial('a flood from other threads does not starve a timer on the target loop', async (t) => {
+  const loop = newEventLoop();
+  const total = 2 * 400_000;
+  let received = 0;
+  let receivedAtTimer = 0;
+  let lateness = Infinity;
+  const done = loop.createFuture<void>();
+  const finishIfDone = (): void => {
+    if (received === total && receivedAtTimer > 0 && !done.done()) done.setResult();
+  };
+  loop.register('flood', () => {
+    // The timer is set once the flood is underway, 50 ms ahead.
+    if (++received === 1) {
+      const when = loop.time() + 0.05;
+      loop.callAt(when, () => {
+        lateness = loop.time() - when;
+        receivedAtTimer = received;
+        finishIfDone();
+      });
+    }
+    finishIfDone();
+  });
+  const producers = [0, 1].map((producer) => produce(loop, { name: 'flood', producer, count: total / 2 }));
+  await loop.runUntilComplete(done);
+  await Promise.all(producers);
+  loop.close();
+  t.true(receivedAtTimer < total, `the flood was still coming when the timer fired (${receivedAtTimer} of ${total} received)`);
+  t.true(lateness < 0.1, `timer ${(lateness * 1000).toFixed(1)} ms late`);
+});
+
+test.serial('call across loops settles a Future of the caller loop with the result, sync or async', async (t) => {
+  const loop = newEventLoop();
+  const { ref, exited } = await startLoopWorker(loop);
+  const results = await loop.runUntilComplete(async () => {
+    const sum = ref.call('add', 2, 3);
+    t.true(sum instanceof Future);
+    return [await sum, await ref.call('addLater', 4, 5)];
+  });
+  t.deepEqual(results, [5, 9]);
+  ref.callSoonThreadsafe('stop');
+  t.is(await exited, 0);
+  loop.close();
+});
+
+test.serial('call across loops fails the Future with the exception the function raised', async (t) => {
+  const loop = newEventLoop();
+  const { ref, exited } = await startLoopWorker(loop);
+  const error = await loop.runUntilComplete(async () => ref.call('fail', 'bad input').then(() => null, (e: unknown) => e));
+  t.true(error instanceof TypeError);
+  t.is((error as Error).message, 'bad input');
+  ref.callSoonThreadsafe('stop');
+  await exited;
+  loop.close();
+});
+
+test.serial('call of an unknown name fails the caller and reaches the target loop exception handler', async (t) => {
+  const loop = newEventLoop();
+  const reported = collect(loop, 'reported', 1);
+  const { ref, exited } = await startLoopWorker(loop);
+  const error = await loop.runUntilComplete(async () => ref.call('nope').then(() => null, (e: unknown) => e));
+  t.is((error as Error).name, 'RuntimeError');
+  t.regex((error as Error).message, /no function registered as 'nope'/);
+  const [[message]] = (await loop.runUntilComplete(reported)) as [[string]];
+  t.regex(message, /no function registered as 'nope'/);
+  ref.callSoonThreadsafe('stop');
+  await exited;
+  loop.close();
+});
+
+test.serial('callSoonThreadsafe of an unknown name reaches the target loop exception handler', async (t) => {
+  const loop = newEventLoop();
+  const reports: string[] = [];
+  loop.setExceptionHandler((_l, context) => reports.push(context.message));
+  const self = getLoopRef(loop);
+  await loop.runUntilComplete(async () => {
+    self.callSoonThreadsafe('missing', 1);
+    await self.call('missing').then(() => null, () => null);
+  });
+  loop.close();
+  t.is(reports.length, 2);
+  t.regex(reports[0]!, /callSoonThreadsafe from another thread: no function registered as 'missing'/);
+});
+
+test.serial('a target loop that dies mid-request fails the caller with RingClosedError instead of hanging', async (t) => {
+  const loop = newEventLoop();
+  const { ref, exited } = await startLoopWorker(loop);
+  const error = await loop.runUntilComplete(async () => ref.call('die').then(() => null, (e: unknown) => e));
+  t.true(error instanceof RingClosedError);
+  t.is(await exited, 3);
+  t.true(ref.closed);
+  t.throws(() => ref.callSoonThreadsafe('add', 1, 2), { instanceOf: RingClosedError });
+  loop.close();
+});
+
+test.serial('a loop can call a loop that calls it back (each introduces its reply ring)', async (t) => {
+  const loop = newEventLoop();
+  loop.register('double', (n: number) => n * 2);
+  const { ref, exited } = await startLoopWorker(loop);
+  t.is(await loop.runUntilComplete(async () => ref.call('askParent', 21)), 42);
+  ref.callSoonThreadsafe('stop');
+  await exited;
+  loop.close();
+});
+
+test.serial('call from a thread without a loop returns a Promise settled with the result', async (t) => {
+  const loop = newEventLoop();
+  loop.register('add', (a: number, b: number) => a + b);
+  loop.register('noop', () => {});
+  const producer = produce(loop, { name: 'noop', producer: 0, count: 0, request: 'add' });
+  const stopWhenDone = producer.then(() => loop.stop());
+  await loop.runForever();
+  await stopWhenDone;
+  t.deepEqual(await producer, { value: 42 });
+  loop.close();
+});
+
+test.serial('a LoopRef survives postMessage and is revived by LoopRef.from', async (t) => {
+  const loop = newEventLoop();
+  const ref = getLoopRef(loop);
+  const copy = structuredClone(ref) as unknown;
+  t.deepEqual(Object.keys(copy as object), ['buffer']);
+  const revived = LoopRef.from(copy as { buffer: SharedArrayBuffer });
+  t.is(revived.id, ref.id);
+  loop.close();
+  t.true(revived.closed);
+});
+
+test.serial('LoopRef methods name a bad argument', (t) => {
+  const loop = newEventLoop();
+  const ref = getLoopRef(loop);
+  t.throws(() => ref.callSoonThreadsafe(''), { instanceOf: TypeError, message: /name/ });
+  t.throws(() => ref.callSoonThreadsafe('f', () => 1), { instanceOf: TypeError, message: /argument 1 cannot be sent/ });
+  t.throws(() => ref.call('f', 1, Symbol('x')), { instanceOf: TypeError, message: /argument 2 cannot be sent/ });
+  t.throws(() => LoopRef.from({} as { buffer: SharedArrayBuffer }), { instanceOf: TypeError, message: /data/ });
+  t.throws(() => loop.register('', () => 0), { instanceOf: TypeError, message: /name/ });
+  t.throws(() => loop.register('f', 1 as unknown as () => void), { instanceOf: TypeError, message: /fn/ });
+  loop.close();
+});
+
+test.serial('closing a loop fails its pending calls with RuntimeError and closes its LoopRefs', async (t) => {
+  const loop = newEventLoop();
+  const self = getLoopRef(loop);
+  const started = loop.createFuture<void>();
+  loop.register('never', () => {
+    started.setResult();
+    return loop.createFuture();
+  });
+  let pending!: Future<unknown>;
+  await loop.runUntilComplete(async () => {
+    pending = self.call('never') as Future<unknown>;
+    await started;
+  });
+  loop.close();
+  t.true(pending.done());
+  t.true(pending.exception() instanceof RuntimeError);
+  t.true(self.closed);
+  t.throws(() => self.callSoonThreadsafe('never'), { instanceOf: RingClosedError });
+});
+
+test.serial('call from a thread whose loop is not running returns a Promise, failed when the target closes', async (t) => {
+  const loop = newEventLoop();
+  const started = loop.createFuture<void>();
+  loop.register('never', () => {
+    started.setResult();
+    return loop.createFuture();
+  });
+  const pending = getLoopRef(loop).call('never');
+  t.true(pending instanceof Promise);
+  await loop.runUntilComplete(started);
+  loop.close();
+  await t.throwsAsync(Promise.resolve(pending), { instanceOf: RingClosedError });
+});
+
+test.serial('unregister forgets a name', (t) => {
+  const loop = newEventLoop();
+  loop.register('f', () => 1);
+  t.true(loop.unregister('f'));
+  t.false(loop.unregister('f'));
+  loop.close();
+  t.throws(() => loop.register('g', () => 1), { instanceOf: RuntimeError });
+});
