@@ -21,7 +21,7 @@ import { Handle, TimerHandle } from './handles.js';
 import { logger } from './log.js';
 import { ReadyQueue } from './ready_queue.js';
 import { _getRunningLoop, _setRunningLoop } from './running.js';
-import { Task, ensureFuture, type Coroutine } from './tasks.js';
+import { Task, _outsideTasks, ensureFuture, type Coroutine } from './tasks.js';
 import { TimerQueue } from './timers.js';
 import { checkCallback, checkSeconds, type AnyCallback } from './validate.js';
 
@@ -260,7 +260,7 @@ export class BaseEventLoop {
       return;
     }
     try {
-      fn(...args);
+      _outsideTasks(fn, null, args);
     } catch (exception) {
       this.callExceptionHandler({ message: `Exception in I/O callback ${fn.name || '<anonymous>'}()`, exception });
     }
@@ -279,7 +279,7 @@ export class BaseEventLoop {
   /** @internal Makes an idle running loop run an iteration soon. */
   _wakeup(): void {
     if (!this.running || this.pumpQueued || this.inIteration) return;
-    this.queuePump(false);
+    _outsideTasks(this.queuePump, this, LATER_SLICE);
   }
 
   /** @internal See LoopCore._inIteration. */
@@ -439,6 +439,9 @@ function captureStack(): string {
 }
 
 function noop(): void {}
+
+/** queuePump's arguments for a wake-up. */
+const LATER_SLICE = [false] as const;
 
 /** Shared by every handle scheduled without arguments; never mutated. */
 const NO_ARGS: unknown[] = [];

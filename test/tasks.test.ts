@@ -6,7 +6,7 @@
 import {
   CancelledError, Future, RuntimeError, Task, currentTask, ensureFuture, sleep,
 } from 'multiloop';
-import { loopFor, runOnce, test } from './helpers/loop.js';
+import { loopFor, runFor, runOnce, test } from './helpers/loop.js';
 
 test('a Task is a Future', (t) => {
   const loop = loopFor(t);
@@ -260,6 +260,46 @@ test('cancelling a task cancels the task it awaits', async (t) => {
   await t.throwsAsync(loop.runUntilComplete(outer), { instanceOf: CancelledError });
   await t.throwsAsync(loop.runUntilComplete(inner), { instanceOf: CancelledError });
   t.true(inner.cancelled());
+});
+
+test('cancel() reaches the future an async task awaits even after a callback it scheduled awaited another', async (t) => {
+  const loop = loopFor(t);
+  const mine = loop.createFuture();
+  const other = loop.createFuture();
+  const task = loop.createTask(async () => {
+    await sleep(0);
+    // Scheduled from the task's code, run by the loop as a plain callback
+    // (an async one, not a task) that awaits after the task began to await `mine`.
+    loop.callSoon(async () => {
+      await sleep(0);
+      await other.then(undefined, () => {});
+    });
+    await mine;
+  });
+  await runFor(loop, 0.01);
+  t.true(task.cancel());
+  loop.callLater(1, () => loop.stop()); // a failure must not hang the test
+  await t.throwsAsync(loop.runUntilComplete(task), { instanceOf: CancelledError });
+  t.true(mine.cancelled());
+  t.false(other.cancelled());
+});
+
+test('cancel() reaches the future an async task awaits even after an I/O event from a resource it made awaited another', async (t) => {
+  const loop = loopFor(t);
+  const mine = loop.createFuture();
+  const other = loop.createFuture();
+  const task = loop.createTask(async () => {
+    // A Node resource made by the task's code (as a socket would be) whose
+    // event reaches a protocol callback that awaits something of its own.
+    setImmediate(() => loop._callIo(() => { void other.then(undefined, () => {}); }));
+    await mine;
+  });
+  await runFor(loop, 0.01);
+  t.true(task.cancel());
+  loop.callLater(1, () => loop.stop()); // a failure must not hang the test
+  await t.throwsAsync(loop.runUntilComplete(task), { instanceOf: CancelledError });
+  t.true(mine.cancelled());
+  t.false(other.cancelled());
 });
 
 test('cancel(msg) delivers the message to the coroutine', async (t) => {
