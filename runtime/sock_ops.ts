@@ -12,7 +12,7 @@ import type { BaseEventLoop } from './base_events.js';
 import type { Future } from './futures.js';
 import type { Handle } from './handles.js';
 import { addSocketWatch, removeHandle } from './poll.js';
-import { bytesOf, checkByteCount, checkNonBlockingSocket, nativeAddress, type Socket, type SocketAddress } from './socket.js';
+import { AF_UNIX, bytesOf, checkByteCount, checkNonBlockingSocket, nativeAddress, type Socket, type SocketAddress } from './socket.js';
 import { native } from '../native/index.js';
 
 /** One attempt at the operation: its result, or null if it would block. */
@@ -50,10 +50,13 @@ export function sockConnect(loop: BaseEventLoop, sock: Socket, address: SocketAd
   loop._checkClosed();
   checkNonBlockingSocket(sock, 'sockConnect');
   nativeAddress(sock.family, address, 'sockConnect');
+  // A UNIX socket's connect never goes on in the background: EAGAIN (the
+  // listener's backlog is full) means "try again", so each attempt connects.
+  const retries = sock.family === AF_UNIX;
   let started = false;
   return whenReady<undefined>(loop, sock, false, () => {
     try {
-      if (!started) {
+      if (!started || retries) {
         started = true;
         return sock._startConnect(address, 'sockConnect') ? undefined : null;
       }

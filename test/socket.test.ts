@@ -232,6 +232,23 @@ test('sock methods work on a UNIX socket at a temp path', async (t) => {
   t.is(client.getpeername(), server.getsockname());
 });
 
+test('sockConnect to a UNIX listener whose backlog is full waits, and connects once the listener accepts', async (t) => {
+  const loop = loopFor(t);
+  const file = unixPath(t);
+  const server = closing(t, socket(AF_UNIX));
+  server.bind(file);
+  server.listen(0);
+  const clients = [0, 1, 2].map(() => closing(t, socket(AF_UNIX)));
+  const peers = await loop.runUntilComplete(async () => {
+    const connecting = clients.map((client) => loop.sockConnect(client, file));
+    const accepted: Socket[] = [];
+    for (let i = 0; i < clients.length; i++) accepted.push(closing(t, (await loop.sockAccept(server))[0]));
+    await Promise.all(connecting);
+    return clients.map((client) => client.getpeername());
+  });
+  t.deepEqual(peers, [file, file, file]);
+});
+
 test('a refused sockConnect rejects with ECONNREFUSED naming the address, and leaks no fd', async (t) => {
   const loop = loopFor(t);
   // A bound socket that does not listen: the kernel refuses connections to its port.
