@@ -9,6 +9,7 @@ import type tls from 'node:tls';
 import type { BaseEventLoop } from './base_events.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { acceptedConnection, checkHost, type ConnectionOwner, checkProtocolFactory, checkPort, nodeFamily, resolveHost } from './tcp.js';
+import { AF_INET, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_STREAM, socket } from './socket.js';
 import { checkSsl, serverTls, type SslOption } from './tls.js';
 import { addressTuple, registerLoopResource, unregisterLoopResource, type Address, type LoopResource } from './transports.js';
 
@@ -198,8 +199,10 @@ async function serve<P extends Protocol>(
   const servers: net.Server[] = [];
   let port = -1;
   let skipped: Error | null = null;
+  let handed = 0;
   try {
     for (const target of targets) {
+      handed++;
       // Port 0 on several addresses: all share the port the first one got.
       const bound = port > 0 && 'port' in target && target.port === 0 ? { ...target, port } : target;
       let server: net.Server;
@@ -219,6 +222,10 @@ async function serve<P extends Protocol>(
   } catch (exc) {
     for (const server of servers) server.close();
     for (const sock of early) sock.destroy();
+    // Adopted or pre-bound fds are ours: those never handed to a net.Server must not leak.
+    for (const target of targets.slice(handed)) {
+      if ('fd' in target) fs.closeSync(target.fd);
+    }
     throw exc;
   }
   for (const server of servers) {
@@ -234,12 +241,45 @@ async function serve<P extends Protocol>(
 
 const ADDRESS_UNAVAILABLE = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL']);
 
+/** A TCP address to listen on, as `createServer` resolves them. */
+type ListenAddress = { host: string; port: number; ipv6Only: boolean };
+
+/**
+ * Binds a socket per address without SO_REUSEADDR (libuv sets it on every
+ * socket Node binds), sharing the first one's port when `port` is 0; the
+ * bound fds then go to `net.Server.listen({ fd })`. On a failure, closes
+ * those already bound and throws the OS error.
+ */
+function bindAllWithoutReuse(addresses: ListenAddress[]): { fd: number }[] {
+  const bound: { fd: number }[] = [];
+  let port = -1;
+  try {
+    for (const { host, port: wanted, ipv6Only } of addresses) {
+      const sock = socket(ipv6Only ? AF_INET6 : AF_INET, SOCK_STREAM);
+      try {
+        if (ipv6Only) sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
+        sock.bind([host, wanted === 0 && port > 0 ? port : wanted]);
+        if (port < 0) port = (sock.getsockname() as [string, number])[1];
+      } catch (exc) {
+        sock.close();
+        throw exc;
+      }
+      bound.push({ fd: sock.detach() });
+    }
+  } catch (exc) {
+    for (const { fd } of bound) fs.closeSync(fd);
+    throw exc;
+  }
+  return bound;
+}
+
 /**
  * The seed's `create_server`: one listening socket per address of `host`
  * (a name, a list of names, or null/'' for every interface: IPv4 and IPv6,
- * the IPv6 one IPv6-only), or the adopted `sock`. Listening sockets always
- * reuse addresses (libuv sets SO_REUSEADDR); `reuseAddress: false` cannot
- * be honoured on Node and throws a RangeError (pass a bound `sock` instead).
+ * the IPv6 one IPv6-only), or the adopted `sock`. `reuseAddress` (default
+ * true, as on UNIX) sets SO_REUSEADDR; with false the sockets are bound by
+ * the native layer, since libuv sets it on every socket Node binds. With
+ * port 0 and several addresses, all listen on the port the first one got.
  */
 export function createServer<P extends Protocol>(
   loop: BaseEventLoop,
@@ -253,9 +293,8 @@ export function createServer<P extends Protocol>(
   checkSsl(options.ssl);
   const context = serverTls(options.ssl);
   const backlog = checkBacklog(options.backlog);
-  if (options.reuseAddress === false) {
-    throw new RangeError('reuseAddress: false is not supported: libuv always sets SO_REUSEADDR; pass a bound sock');
-  }
+  const reuseAddress = options.reuseAddress ?? true;
+  if (typeof reuseAddress !== 'boolean') throw new TypeError(`reuseAddress must be a boolean, not ${typeof reuseAddress}`);
   const extra = (): Record<string, unknown> => ({});
   if (options.sock !== null && options.sock !== undefined) {
     if ((host !== null && host !== '') || port !== null) throw new TypeError('host and port must not be given with sock');
@@ -269,7 +308,7 @@ export function createServer<P extends Protocol>(
   if (!Number.isInteger(flags)) throw new TypeError(`flags must be an integer, not ${typeof flags}`);
   const targets = async (): Promise<ListenTarget[]> => {
     const seen = new Set<string>();
-    const out: net.ListenOptions[] = [];
+    const out: ListenAddress[] = [];
     for (const h of hosts) {
       const addresses =
         h === null || h === ''
@@ -284,7 +323,7 @@ export function createServer<P extends Protocol>(
         out.push({ host: a.address, port: portNumber, ipv6Only: a.family === 6 });
       }
     }
-    return out;
+    return reuseAddress ? out : bindAllWithoutReuse(out);
   };
   const everyInterface = hosts.some((h) => h === null || h === '');
   const optional = (target: ListenTarget, err: NodeJS.ErrnoException): boolean =>

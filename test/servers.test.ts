@@ -1,6 +1,9 @@
 import net from 'node:net';
 import test from 'ava';
-import { newEventLoop, Protocol, type EventLoop, type Future, type Server, type Transport } from 'multiloop';
+import {
+  AF_INET, newEventLoop, Protocol, SO_REUSEADDR, SOCK_STREAM, Socket, socket, SOL_SOCKET,
+  type EventLoop, type Future, type Server, type Transport,
+} from 'multiloop';
 
 /** Echoes every byte back; `lost` settles on connectionLost. */
 class Echo extends Protocol {
@@ -145,7 +148,7 @@ test.serial('createServer rejects bad arguments with TypeError or RangeError nam
     t.throws(() => loop.createServer(factory, '127.0.0.1', 0, { backlog: -1 }), { instanceOf: TypeError, message: /backlog/ });
     t.throws(() => loop.createServer(factory, [1 as never], 0), { instanceOf: TypeError, message: /host/ });
     t.throws(() => loop.createServer(factory, '127.0.0.1', -5), { instanceOf: RangeError, message: /port/ });
-    t.throws(() => loop.createServer(factory, '127.0.0.1', 0, { reuseAddress: false }), { instanceOf: RangeError, message: /reuseAddress/ });
+    t.throws(() => loop.createServer(factory, '127.0.0.1', 0, { reuseAddress: 'yes' as never }), { instanceOf: TypeError, message: /reuseAddress/ });
     t.throws(() => loop.createServer(factory, '127.0.0.1', 0, { ssl: true }), { instanceOf: TypeError, message: /ssl/ });
     t.throws(() => loop.createServer(factory, '127.0.0.1', 0, { sock: 3 }), { instanceOf: TypeError, message: /sock/ });
   });
@@ -161,5 +164,55 @@ test.serial('a port in use rejects with EADDRINUSE and leaves nothing listening'
     again.close();
     first.close();
     await Promise.all([again.waitClosed(), first.waitClosed()]);
+  });
+});
+
+test.serial('reuseAddress sets SO_REUSEADDR on listening sockets, and false leaves it unset', async (t) => {
+  await run(async (loop) => {
+    const reuse = (server: Server): number => {
+      const fd = server.sockets![0]!.fileno();
+      const probe = new Socket(AF_INET, SOCK_STREAM, 0, fd);
+      try {
+        return probe.getsockopt(SOL_SOCKET, SO_REUSEADDR);
+      } finally {
+        probe.detach();
+      }
+    };
+    const byDefault = await loop.createServer(() => new Echo(loop), '127.0.0.1', 0);
+    const without = await loop.createServer(() => new Echo(loop), '127.0.0.1', 0, { reuseAddress: false });
+    t.not(reuse(byDefault), 0);
+    t.is(reuse(without), 0);
+    const port = (without.sockets![0]!.getsockname() as [string, number])[1];
+    const [got, sock] = await echoThrough('127.0.0.1', port, 'no reuse');
+    t.is(got, 'no reuse');
+    sock.destroy();
+    byDefault.close();
+    without.close();
+    await Promise.all([byDefault.waitClosed(), without.waitClosed()]);
+  });
+});
+
+test.serial('reuseAddress false on every interface binds IPv4 and IPv6 on one port', async (t) => {
+  await run(async (loop) => {
+    const server = await loop.createServer(() => new Echo(loop), null, 0, { reuseAddress: false });
+    t.deepEqual(addresses(server), ['0.0.0.0', '::']);
+    t.is(new Set(server.sockets!.map((s) => (s.getsockname() as [string, number])[1])).size, 1);
+    server.close();
+    await server.waitClosed();
+  });
+});
+
+test.serial('createServer adopts a bound native Socket given as sock', async (t) => {
+  await run(async (loop) => {
+    const listener = socket(AF_INET, SOCK_STREAM);
+    listener.bind(['127.0.0.1', 0]);
+    const [, port] = listener.getsockname() as [string, number];
+    const server = await loop.createServer(() => new Echo(loop), null, null, { sock: listener });
+    t.deepEqual(server.sockets![0]!.getsockname(), ['127.0.0.1', port]);
+    const [got, sock] = await echoThrough('127.0.0.1', port, 'from a Socket');
+    t.is(got, 'from a Socket');
+    sock.destroy();
+    server.close();
+    await server.waitClosed();
   });
 });
