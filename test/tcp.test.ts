@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import test from 'ava';
 import {
-  logger, newEventLoop, Protocol, RuntimeError,
+  AF_INET, logger, newEventLoop, Protocol, RuntimeError, SOCK_STREAM, socket,
   type EventLoop, type Future, type Server, type Transport,
 } from 'multiloop';
 
@@ -415,4 +415,22 @@ test.serial('loop.close() closes transports and servers left open', async (t) =>
   t.true(sock.destroyed);
   t.is(server.sockets, null);
   await server.waitClosed();
+});
+
+test.serial('createConnection adopts a connected native Socket given as sock', async (t) => {
+  await run(async (loop) => {
+    const { server, port, accepted } = await recordingServer(loop);
+    const raw = socket(AF_INET, SOCK_STREAM);
+    await loop.sockConnect(raw, ['127.0.0.1', port]);
+    const [transport, client] = await loop.createConnection(() => new Recorder(loop), null, null, { sock: raw });
+    t.is(raw.fileno(), -1);
+    t.deepEqual(transport.getExtraInfo('peername'), ['127.0.0.1', port]);
+    transport.write(Buffer.from('native'));
+    transport.close();
+    const peer = await accepted;
+    await peer.seen('lost');
+    t.is(peer.bytes.toString(), 'native');
+    await client.seen('lost');
+    await closeServer(server);
+  });
 });
