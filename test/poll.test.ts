@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { Handle, RuntimeError, newEventLoop, socketpair, type EventLoop, type Socket } from 'multiloop';
+import { Handle, RuntimeError, Socket, newEventLoop, socketpair, type EventLoop } from 'multiloop';
 import { loopFor, runOnce, test } from './helpers/loop.js';
 
 function openFds(): number {
@@ -280,6 +280,18 @@ test("closing a Socket drops its fd's reader and writer", (t) => {
   r.close();
   t.false(loop.removeReader(fd));
   t.false(loop.removeWriter(fd));
+});
+
+test("detaching a Socket drops its fd's reader and leaves the fd open", (t) => {
+  const loop = loopFor(t);
+  const [r, w] = pair(t);
+  loop.addReader(r, () => {});
+  const fd = r.detach();
+  const adopted = new Socket(undefined, undefined, undefined, fd);
+  t.teardown(() => adopted.close());
+  t.false(loop.removeReader(fd));
+  w.send(Buffer.from('still open'));
+  t.is(adopted.recv(64).toString(), 'still open');
 });
 
 test('a reader removed while its loop was stopped never runs, though its fd became ready', async (t) => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  AF_INET, AF_INET6, AF_UNIX, CancelledError, RuntimeError, SO_REUSEADDR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET,
+  AF_INET, AF_INET6, AF_UNIX, CancelledError, RuntimeError, SHUT_WR, SO_REUSEADDR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET,
   Socket, newEventLoop, socket, socketpair, type EventLoop, type SocketAddress,
 } from 'multiloop';
 import { loopFor, test } from './helpers/loop.js';
@@ -99,6 +99,13 @@ test('recv, send and accept that would block throw EAGAIN; connect throws EINPRO
   const error = t.throws(() => client.connect(server.getsockname())) as NodeJS.ErrnoException | undefined;
   // A loopback connect may also complete at once.
   if (error !== undefined) t.is(error.code, 'EINPROGRESS');
+});
+
+test('shutdown(SHUT_WR) ends the stream: the peer reads an empty Buffer', (t) => {
+  const [a, b] = pair(t);
+  a.shutdown(SHUT_WR);
+  t.is(b.recv(10).length, 0);
+  t.throws(() => a.shutdown('both' as never), { instanceOf: TypeError, message: /how/ });
 });
 
 test('setsockopt and getsockopt read back an integer option; a boolean counts as 0/1', (t) => {
