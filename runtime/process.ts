@@ -50,11 +50,11 @@ class PipeProtocol extends Protocol {
   }
 
   override dataReceived(data: Buffer): void {
-    this.#process.getProtocol().pipeDataReceived(this.#fd, data);
+    this.#process._call(() => this.#process.getProtocol().pipeDataReceived(this.#fd, data));
   }
 
   override connectionLost(exc: Error | null): void {
-    this.#process._pipeLost(this.#fd, exc);
+    this.#process._call(() => this.#process._pipeLost(this.#fd, exc));
   }
 
   override pauseWriting(): void {
@@ -80,11 +80,13 @@ export class ProcessTransport<P extends SubprocessProtocol = SubprocessProtocol>
   private _openPipes = 0;
   private _returncode: number | null = null;
   private _finished = false;
+  /** Protocol calls that came before `connectionMade` ran (asyncio's pending calls); null after. */
+  private _pending: (() => void)[] | null = [];
 
   private readonly _onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
     // asyncio's convention: minus the signal number when a signal ended the child.
     const returncode = code ?? -signalNumber(signal);
-    if (!this._loop.isClosed()) this._loop._callIo(this._deliverExit, returncode);
+    if (!this._loop.isClosed()) this._loop._callIo(() => this._call(() => this._deliverExit(returncode)));
   };
   private readonly _deliverExit = (returncode: number): void => {
     this._returncode = returncode;
@@ -113,10 +115,22 @@ export class ProcessTransport<P extends SubprocessProtocol = SubprocessProtocol>
     }
     await new Promise<void>((resolve) =>
       this._loop._callIo(() => {
-        this._protocol.connectionMade(this);
-        resolve();
+        try {
+          this._protocol.connectionMade(this);
+        } finally {
+          const pending = this._pending!;
+          this._pending = null;
+          for (const call of pending) call();
+          resolve();
+        }
       }),
     );
+  }
+
+  /** @internal Runs a protocol call now, or after `connectionMade` if that has not run yet. */
+  _call(fn: () => void): void {
+    if (this._pending === null) fn();
+    else this._pending.push(fn);
   }
 
   getPid(): number {

@@ -157,12 +157,14 @@ export class StreamTransport<P extends Protocol = Protocol> extends FlowControlT
   }
 
   pauseReading(): void {
+    if (!this._mode.readable) throw new RuntimeError('pauseReading() on a write-only transport');
     if (this._closing || !this._reading) return;
     this._reading = false;
     this._stream.pause();
   }
 
   resumeReading(): void {
+    if (!this._mode.readable) throw new RuntimeError('resumeReading() on a write-only transport');
     if (this._closing || this._reading) return;
     this._reading = true;
     this._stream.resume();

@@ -133,3 +133,13 @@ test.serial('subprocessExec rejects non-string arguments with a TypeError naming
     });
   });
 });
+
+test.serial('a child that exits at once still gets connectionMade before its output and exit', async (t) => {
+  await run(async (loop) => {
+    const [transport, proto] = await loop.subprocessShell(() => new Recorder(loop), 'echo fast');
+    await proto.lost;
+    t.is(proto.events[0], 'made');
+    t.is(proto.text(1), 'fast\n');
+    t.is(transport.getReturncode(), 0);
+  });
+});
