@@ -101,8 +101,9 @@ export function removeWriter(loop: BaseEventLoop, fd: FileLike): boolean {
 /**
  * `addReader` (`reading`) or `addWriter` for the fd of a Socket, whose
  * `close()` and `detach()` call `forgetFd`: the fd's poll handle then stays
- * open, stopped, between registrations, because the loop's `sock*` methods
- * register anew for every wait and opening a poll handle costs system calls.
+ * open between registrations, and armed until an event nobody wants arrives,
+ * because the loop's `sock*` methods register anew for every wait, and
+ * opening, starting and stopping a poll handle each cost system calls.
  */
 export function addSocketWatch(loop: BaseEventLoop, fd: number, reading: boolean, callback: AnyCallback): Handle {
   const handle = register(loop, fd, callback, [], reading, reading ? 'addReader' : 'addWriter');
