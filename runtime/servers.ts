@@ -8,7 +8,9 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import type { BaseEventLoop } from './base_events.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
-import { acceptedConnection, checkHost, type ConnectionOwner, checkProtocolFactory, checkPort, nodeFamily, resolveHost } from './tcp.js';
+import {
+  acceptedConnection, checkHost, checkPort, checkProtocolFactory, detachedFd, nodeFamily, resolveHost, type ConnectionOwner,
+} from './tcp.js';
 import { AF_INET, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_STREAM, socket } from './socket.js';
 import { checkSsl, serverTls, type SslOption } from './tls.js';
 import { addressTuple, registerLoopResource, unregisterLoopResource, type Address, type LoopResource } from './transports.js';
@@ -143,12 +145,8 @@ function checkBacklog(backlog: unknown): number {
 /** Turns a `sock` option into something `net.Server.listen` takes; throws a TypeError naming `sock` otherwise. */
 function listeningTarget(sock: unknown): ListenTarget {
   if (sock instanceof net.Server) return sock;
-  let fd: number;
-  if (typeof sock === 'number') fd = sock;
-  else if (typeof sock === 'object' && sock !== null && typeof (sock as { detach?: unknown }).detach === 'function') {
-    fd = (sock as { detach(): number }).detach();
-  } else throw new TypeError(`sock must be a Socket, a net.Server or a file descriptor, not ${typeof sock}`);
-  if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`sock must be a valid file descriptor, not ${fd}`);
+  const fd = detachedFd(sock);
+  if (fd === null) throw new TypeError(`sock must be a Socket, a net.Server or a file descriptor, not ${typeof sock}`);
   return { fd };
 }
 

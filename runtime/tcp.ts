@@ -131,6 +131,7 @@ export class StreamTransport<P extends Protocol = Protocol> extends FlowControlT
 
   /** Writes every buffer of `list` in order, as one gathered write. */
   writelines(list: Iterable<Uint8Array>): void {
+    if (!this._mode.writable) throw new RuntimeError('writelines() on a read-only transport');
     const chunks = Array.from(list);
     for (const chunk of chunks) checkBytes(chunk, 'every item of list');
     this._stream.cork();
@@ -148,6 +149,7 @@ export class StreamTransport<P extends Protocol = Protocol> extends FlowControlT
     this._stream.end();
   }
 
+  /** True for every writable stream, TLS included (Node sends close_notify; asyncio's TLS cannot). */
   canWriteEof(): boolean {
     return this._mode.writable;
   }
@@ -200,6 +202,21 @@ export class StreamTransport<P extends Protocol = Protocol> extends FlowControlT
 /** An already connected socket to adopt: our `Socket` (detached), an fd we then own, or a `net.Socket`. */
 export type SocketLike = net.Socket | number | { fileno(): number; detach(): number };
 
+/**
+ * The fd of a `sock` option that is a raw fd or our `Socket` (which is
+ * detached: the fd is the caller's from now on), or null for anything else.
+ * Throws a RangeError naming `sock` for a number that is no fd.
+ */
+export function detachedFd(sock: unknown): number | null {
+  let fd: number;
+  if (typeof sock === 'number') fd = sock;
+  else if (typeof sock === 'object' && sock !== null && typeof (sock as { detach?: unknown }).detach === 'function') {
+    fd = (sock as { detach(): number }).detach();
+  } else return null;
+  if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`sock must be a valid file descriptor, not ${fd}`);
+  return fd;
+}
+
 /** Turns a `sock` option into a `net.Socket` the transport owns; throws a TypeError naming `sock` otherwise. */
 export function adoptSocket(sock: unknown): net.Socket {
   if (sock instanceof net.Socket) {
@@ -207,12 +224,8 @@ export function adoptSocket(sock: unknown): net.Socket {
     sock.allowHalfOpen = true;
     return sock;
   }
-  let fd: number;
-  if (typeof sock === 'number') fd = sock;
-  else if (typeof sock === 'object' && sock !== null && typeof (sock as { detach?: unknown }).detach === 'function') {
-    fd = (sock as { detach(): number }).detach();
-  } else throw new TypeError(`sock must be a Socket, a net.Socket or a file descriptor, not ${typeof sock}`);
-  if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`sock must be a valid file descriptor, not ${fd}`);
+  const fd = detachedFd(sock);
+  if (fd === null) throw new TypeError(`sock must be a Socket, a net.Socket or a file descriptor, not ${typeof sock}`);
   return new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
 }
 
