@@ -4,6 +4,7 @@
  */
 import { threadId as executorThreadId } from 'node:worker_threads';
 import { transfer } from 'multiloop';
+import { LoopRef, type LoopRefData } from 'multiloop/shared';
 
 export function multiply(a: number, b: number): number {
   return a * b;
@@ -44,4 +45,15 @@ export function probe(counters: SharedArrayBuffer): number {
   while (performance.now() < end);
   Atomics.sub(cells, 0, 1);
   return executorThreadId;
+}
+
+/**
+ * Reports each of `steps` steps to `loop` (a LoopRef, arriving as data) by
+ * calling its registered 'progress' function, then returns the step count:
+ * a long task streaming its progress back.
+ */
+export function countWithProgress(loop: LoopRefData, steps: number): number {
+  const ref = LoopRef.from(loop);
+  for (let step = 0; step < steps; step++) ref.callSoonThreadsafe('progress', step);
+  return steps;
 }

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import {
-  CancelledError, RuntimeError, maxExecutorThreads, newEventLoop, setMaxExecutorThreads, transfer,
+  CancelledError, RuntimeError, getLoopRef, maxExecutorThreads, newEventLoop, setMaxExecutorThreads, transfer,
   type EventLoop, type Executor, type ExecutorRunOptions, type ExecutorTask, type Future,
 } from 'multiloop';
 import { executorTasks } from '../runtime/executor.js';
@@ -179,6 +179,20 @@ test('executorTasks counts a loop\'s calls until they settle', async (t) => {
   t.is(executorTasks(loop), 2);
   await allOf(loop, calls);
   t.is(executorTasks(loop), 0);
+});
+
+test('a task given a LoopRef calls back into the loop while it runs', async (t) => {
+  const loop = loopFor(t);
+  const steps: number[] = [];
+  const allReported = loop.createFuture<void>();
+  loop.register('progress', (step: number) => {
+    steps.push(step);
+    if (steps.length === 5) allReported.setResult();
+  });
+  const counted = loop.runInExecutor(null, { module: TASKS, name: 'countWithProgress' }, getLoopRef(loop), 5);
+  t.is(await loop.runUntilComplete(counted), 5);
+  await loop.runUntilComplete(allReported);
+  t.deepEqual(steps, [0, 1, 2, 3, 4]);
 });
 
 test('setDefaultExecutor makes a Piscina instance the loop\'s default, closed when the loop closes', async (t) => {
