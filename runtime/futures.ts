@@ -32,12 +32,18 @@ const neverRetrieved = new FinalizationRegistry<UnretrievedException>((token) =>
   });
 });
 
+/** @internal The Task that awaits a future, told when the future's outcome goes back to its coroutine. */
+export interface Awaiter {
+  _awaitDone(future: Future<unknown>): void;
+}
+
 /**
  * @internal Called with every future that a coroutine awaits (from `then`);
- * tasks.ts installs it to learn which future a Task is waiting on.
+ * tasks.ts installs it to learn which future a Task is waiting on, and
+ * returns that Task (null when no Task awaits).
  */
-let awaitHook: ((future: Future<unknown>) => void) | null = null;
-export function _setAwaitHook(hook: (future: Future<unknown>) => void): void {
+let awaitHook: ((future: Future<unknown>) => Awaiter | null) | null = null;
+export function _setAwaitHook(hook: (future: Future<unknown>) => Awaiter | null): void {
   awaitHook = hook;
 }
 
@@ -147,9 +153,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    if (awaitHook !== null) awaitHook(this as Future<unknown>);
+    const awaiter = awaitHook === null ? null : awaitHook(this as Future<unknown>);
     return new Promise<R1 | R2>((resolve, reject) => {
       this.addDoneCallback(() => {
+        awaiter?._awaitDone(this as Future<unknown>);
         try {
           if (this._state === FINISHED && !this._hasException) {
             resolve(onFulfilled ? onFulfilled(this._result as T) : (this._result as R1));

@@ -41,8 +41,9 @@ let liveAsyncTasks = 0;
 // be a task's only because the loop's pump was queued from that task.
 _setAwaitHook((future) => {
   const task = taskContext.getStore();
-  if (task === undefined || task.done() || future === task || future._loop._inIteration()) return;
+  if (task === undefined || task.done() || future === task || future._loop._inIteration()) return null;
   task._awaiting(future);
+  return task;
 });
 
 export class Task<T = unknown> extends Future<T> {
@@ -80,10 +81,20 @@ export class Task<T = unknown> extends Future<T> {
   override cancel(msg?: string): boolean {
     if (this.done()) return false;
     if (this.detached) return super.cancel(msg);
-    if (this.waiter !== null && this.waiter.cancel(msg)) return true;
+    if (this.waiter !== null) {
+      if (this.waiter.cancel(msg)) return true;
+      // Cancelled by an earlier cancel() and not yet handed to the coroutine:
+      // that CancelledError is on its way, and asyncio delivers only one.
+      if (this.waiter.cancelled()) return true;
+    }
     this.mustCancel = true;
     this.pendingCancelMessage = msg;
     return true;
+  }
+
+  /** @internal The outcome of `future` is being handed to the coroutine: it no longer waits on it. */
+  _awaitDone(future: Future<unknown>): void {
+    if (this.waiter === future) this.waiter = null;
   }
 
   /** @internal The future the coroutine now waits on (from the await hook). */

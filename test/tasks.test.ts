@@ -6,7 +6,7 @@
 import {
   CancelledError, Future, RuntimeError, Task, currentTask, ensureFuture, sleep,
 } from 'multiloop';
-import { loopFor, runFor, runOnce, test } from './helpers/loop.js';
+import { loopFor, runOnce, test } from './helpers/loop.js';
 
 test('a Task is a Future', (t) => {
   const loop = loopFor(t);
@@ -266,17 +266,20 @@ test('cancel() reaches the future an async task awaits even after a callback it 
   const loop = loopFor(t);
   const mine = loop.createFuture();
   const other = loop.createFuture();
+  const reached = loop.createFuture();
   const task = loop.createTask(async () => {
     await sleep(0);
     // Scheduled from the task's code, run by the loop as a plain callback
     // (an async one, not a task) that awaits after the task began to await `mine`.
     loop.callSoon(async () => {
       await sleep(0);
-      await other.then(undefined, () => {});
+      const awaited = other.then(undefined, () => {});
+      reached.setResult(undefined);
+      await awaited;
     });
     await mine;
   });
-  await runFor(loop, 0.01);
+  await loop.runUntilComplete(reached);
   t.true(task.cancel());
   loop.callLater(1, () => loop.stop()); // a failure must not hang the test
   await t.throwsAsync(loop.runUntilComplete(task), { instanceOf: CancelledError });
@@ -288,13 +291,17 @@ test('cancel() reaches the future an async task awaits even after an I/O event f
   const loop = loopFor(t);
   const mine = loop.createFuture();
   const other = loop.createFuture();
+  const reached = loop.createFuture();
   const task = loop.createTask(async () => {
     // A Node resource made by the task's code (as a socket would be) whose
     // event reaches a protocol callback that awaits something of its own.
-    setImmediate(() => loop._callIo(() => { void other.then(undefined, () => {}); }));
+    setImmediate(() => loop._callIo(() => {
+      void other.then(undefined, () => {});
+      reached.setResult(undefined);
+    }));
     await mine;
   });
-  await runFor(loop, 0.01);
+  await loop.runUntilComplete(reached);
   t.true(task.cancel());
   loop.callLater(1, () => loop.stop()); // a failure must not hang the test
   await t.throwsAsync(loop.runUntilComplete(task), { instanceOf: CancelledError });
@@ -349,6 +356,67 @@ test('an async-function task that catches CancelledError and returns is not canc
   task.cancel();
   t.is(await loop.runUntilComplete(task), 'cleaned up');
   t.false(task.cancelled());
+});
+
+test('cancelling a generator task twice delivers one CancelledError, so its cleanup may still wait', async (t) => {
+  const loop = loopFor(t);
+  const log: string[] = [];
+  const task = loop.createTask((function* () {
+    try {
+      yield sleep(60);
+    } catch (exc) {
+      log.push((exc as Error).name);
+    }
+    yield sleep(0.001);
+    return 'cleaned up';
+  })());
+  await runOnce(loop);
+  t.true(task.cancel());
+  t.true(task.cancel());
+  t.is(await loop.runUntilComplete(task), 'cleaned up');
+  t.deepEqual(log, ['CancelledError']);
+});
+
+test('cancelling an async-function task twice delivers one CancelledError, so its cleanup may still await', async (t) => {
+  const loop = loopFor(t);
+  const log: string[] = [];
+  const task = loop.createTask(async () => {
+    try {
+      await sleep(60);
+    } catch (exc) {
+      log.push((exc as Error).name);
+    }
+    await sleep(0.001);
+    return 'cleaned up';
+  });
+  await runOnce(loop);
+  t.true(task.cancel());
+  t.true(task.cancel());
+  t.is(await loop.runUntilComplete(task), 'cleaned up');
+  t.deepEqual(log, ['CancelledError']);
+});
+
+test('cancel() after a caught cancellation, while awaiting a plain promise, still cancels', async (t) => {
+  const loop = loopFor(t);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const task = loop.createTask(async () => {
+    try {
+      await sleep(60);
+    } catch {
+      // caught: the task goes on
+    }
+    await gate;
+    await sleep(60);
+  });
+  await runOnce(loop);
+  t.true(task.cancel());
+  await runOnce(loop);
+  await runOnce(loop);
+  t.true(task.cancel());
+  release();
+  loop.callLater(1, () => loop.stop()); // a lost cancellation must not hang the test
+  await t.throwsAsync(loop.runUntilComplete(task), { instanceOf: CancelledError });
 });
 
 test('a task cancelled before it starts never runs its coroutine', async (t) => {

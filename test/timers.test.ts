@@ -158,5 +158,5 @@ test('a million cancelled timers are purged and do not delay a live timer', asyn
     loop.stop();
   });
   await loop.runForever();
-  t.true(firedAfter >= 0.01 && firedAfter < 0.5, `fired after ${firedAfter} s`);
+  t.true(firedAfter >= 0.01 && firedAfter < 1, `fired after ${firedAfter} s`);
 });
