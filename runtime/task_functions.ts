@@ -85,7 +85,9 @@ class GatherFuture extends Future<unknown[]> {
 
 /**
  * Waits for `aw` at most `timeout` seconds (null: no limit). On timeout the
- * awaitable is cancelled and the result fails with TimeoutError.
+ * awaitable is cancelled and waited for: the result fails with TimeoutError
+ * once it has ended cancelled (one that catches the cancellation and
+ * finishes gives its own outcome, as in asyncio).
  */
 export function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Future<T> {
   if (timeout !== null) checkSeconds(timeout, 'waitFor', 'timeout');
@@ -93,10 +95,13 @@ export function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Future<T> 
   const inner = ensureChild(aw, loop, 'waitFor: aw');
   if (timeout === null) return inner;
   const outer = new Future<T>(loop);
+  let timedOut = false;
+  // The TimeoutError waits for the cancelled awaitable to end, so that its
+  // cleanup is over when waitFor fails (asyncio's _cancel_and_wait).
   const timer = loop.callLater(timeout, () => {
     if (outer.done()) return;
+    timedOut = true;
     inner.cancel();
-    outer.setException(new TimeoutError(`waitFor: timed out after ${timeout} seconds`));
   });
   inner.addDoneCallback(() => {
     timer.cancel();
@@ -104,7 +109,8 @@ export function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Future<T> 
       if (!inner.cancelled()) inner.exception();
       return;
     }
-    copyOutcome(inner, outer);
+    if (timedOut && inner.cancelled()) outer.setException(new TimeoutError(`waitFor: timed out after ${timeout} seconds`));
+    else copyOutcome(inner, outer);
   });
   outer.addDoneCallback(() => {
     // Cancelling the waitFor cancels what it waits for.

@@ -193,6 +193,41 @@ test('waitFor past its timeout fails with TimeoutError and cancels the awaitable
   t.true(innerSaw instanceof CancelledError);
 });
 
+test('waitFor past its timeout waits for the cancelled awaitable to finish before failing', async (t) => {
+  const loop = loopFor(t);
+  const log: string[] = [];
+  const inner = loop.createTask(async () => {
+    try {
+      await sleep(60);
+    } finally {
+      await sleep(0.005);
+      log.push('inner cleaned up');
+    }
+  });
+  const task = loop.createTask(async () => {
+    try {
+      await waitFor(inner, 0.001);
+    } catch (exc) {
+      log.push((exc as Error).name);
+    }
+  });
+  await loop.runUntilComplete(task);
+  t.deepEqual(log, ['inner cleaned up', 'TimeoutError']);
+});
+
+test('waitFor past its timeout returns the result of an awaitable that ignores the cancellation', async (t) => {
+  const loop = loopFor(t);
+  const inner = loop.createTask(async () => {
+    try {
+      await sleep(60);
+      return 'not reached';
+    } catch {
+      return 'finished anyway';
+    }
+  });
+  t.is(await loop.runUntilComplete(async () => await waitFor(inner, 0.001)), 'finished anyway');
+});
+
 test('waitFor with a null timeout waits without limit', async (t) => {
   const loop = loopFor(t);
   const result = await loop.runUntilComplete(async () => {
