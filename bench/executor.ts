@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   const report = createReporter('executor');
   const threads = availableParallelism();
   const filename = fileURLToPath(TASKS_MODULE);
-  const sameOptions = new Piscina({ filename, minThreads: 0, maxThreads: threads, concurrentTasksPerWorker: TASKS_PER_THREAD, idleTimeout: 10_000 });
+  const sameOptions = new Piscina({ filename, minThreads: threads, maxThreads: threads, concurrentTasksPerWorker: TASKS_PER_THREAD });
   const defaults = new Piscina({ filename });
   const loop = newEventLoop();
 

@@ -39,8 +39,6 @@ export const RUNNER: RunnerLocation = {
  * wait in our queue, where cancelling them is free.
  */
 const TASKS_PER_THREAD = 16;
-/** Idle threads end after this long (ms), so an abandoned hold never pins threads. */
-const IDLE_TIMEOUT_MS = 10_000;
 
 let bound = availableParallelism();
 let pool: Piscina | null = null;
@@ -75,12 +73,15 @@ export function setMaxExecutorThreads(threads: number): void {
 /** Takes a hold on the default pool (creating it if needed) and returns its queue. Main thread only. */
 export function holdDefaultPool(): ExecutorQueue {
   if (queue === null) {
+    // Every thread from the start: Piscina adds a thread only when the ones it
+    // has are full, and one thread takes TASKS_PER_THREAD tasks, so a pool
+    // grown on demand ran 16 CPU-bound tasks on one thread of two. Idle
+    // threads are unref'd by Piscina and keep no process alive.
     pool = new Piscina({
       filename: RUNNER.filename,
-      minThreads: 0,
+      minThreads: bound,
       maxThreads: bound,
       concurrentTasksPerWorker: TASKS_PER_THREAD,
-      idleTimeout: IDLE_TIMEOUT_MS,
     });
     queue = new ExecutorQueue(pool, bound * TASKS_PER_THREAD, RUNNER);
   }
