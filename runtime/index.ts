@@ -40,4 +40,5 @@ export {
 } from './dns.js';
 export type { FileLike } from './poll.js';
 export { getLoopRef } from './registry.js';
+export { Runtime, type RuntimeOptions, type SetupContext } from './runtime.js';
 export { LoopRef, RingClosedError, type LoopRefData } from '../shared/index.js';

@@ -64,6 +64,13 @@ const BLOCK_SLICE_MS = 50;
 /** The consumer publishes HEAD at least this often within a batch, so blocked producers resume early. */
 const PUBLISH_EVERY = 64;
 
+/** Throws RangeError (naming `method` and `arg`) unless `capacity` is a valid ring capacity. */
+export function checkRingCapacity(capacity: number, method: string, arg: string): void {
+  if (!Number.isInteger(capacity) || capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0) {
+    throw new RangeError(`${method}: ${arg} must be a power of two from ${MIN_CAPACITY} to ${MAX_CAPACITY} bytes, got ${String(capacity)}`);
+  }
+}
+
 /** Thrown to a producer writing into (or blocked on) a ring whose consumer has closed it. */
 export class RingClosedError extends Error {
   override name = 'RingClosedError';
@@ -99,9 +106,7 @@ export class Ring {
 
   /** A new, empty ring of `capacity` data bytes (a power of two, 256 B to 256 MiB). */
   static create(capacity = DEFAULT_RING_CAPACITY): Ring {
-    if (!Number.isInteger(capacity) || capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) !== 0) {
-      throw new RangeError(`Ring.create: capacity must be a power of two from ${MIN_CAPACITY} to ${MAX_CAPACITY}, got ${String(capacity)}`);
-    }
+    checkRingCapacity(capacity, 'Ring.create', 'capacity');
     const buffer = new SharedArrayBuffer(HEADER_BYTES + capacity);
     const words = new Int32Array(buffer, 0, HEADER_BYTES / 4);
     words[CAPACITY] = capacity;

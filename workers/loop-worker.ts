@@ -1,0 +1,45 @@
+/**
+ * Entry point of a loop worker thread: runs one EventLoop for the thread's
+ * whole life, drains its ring, and, when the coordinator asks (comlink),
+ * loads the user's module and awaits its default export
+ * `setup(loop, { index, workers, loops, coordinator })`.
+ */
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { LoopRef } from '../shared/loopref.js';
+import { Ring } from '../shared/ring.js';
+import { newEventLoop, setEventLoop } from '../runtime/events.js';
+import type { LoopWorkerControl, LoopWorkerData } from '../runtime/loop_thread.js';
+import { registryOf } from '../runtime/registry.js';
+import type { SetupContext } from '../runtime/runtime.js';
+
+const data = workerData as LoopWorkerData;
+const loop = newEventLoop();
+setEventLoop(loop);
+registryOf(loop, Ring.from(data.ring));
+const running = loop.runForever();
+
+const control: LoopWorkerControl = {
+  async setup(): Promise<void> {
+    const module = (await import(data.module)) as { default?: unknown };
+    const setup = module.default;
+    if (typeof setup !== 'function') {
+      throw new TypeError(`Runtime.start: module ${data.module} must export a default function setup(loop, ctx), got ${typeof setup}`);
+    }
+    const ctx: SetupContext = {
+      index: data.index,
+      workers: data.workers,
+      loops: data.loops.map((ref) => LoopRef.from(ref)),
+      coordinator: LoopRef.from(data.coordinator),
+    };
+    await loop.createTask(async () => setup(loop, ctx));
+  },
+  async stop(): Promise<void> {
+    loop.stop();
+    await running;
+    loop.close();
+  },
+};
+
+Comlink.expose(control, nodeEndpoint(parentPort!));
