@@ -106,7 +106,12 @@ export interface NativeBinding {
   isNonBlocking(fd: number): boolean;
   /** fcntl(F_DUPFD_CLOEXEC): a new fd for the same open file. */
   dup(fd: number): number;
+  /** Closes `fd`, ending its ownership if owned. */
   close(fd: number): void;
+  /** This thread owns `fd` until `close(fd)` or `disown(fd)`: if the thread's environment ends first (a worker ending or terminated), the fd is closed, so that none leaks. */
+  own(fd: number): void;
+  /** Ends `own(fd)` without closing the fd (it has a new owner). */
+  disown(fd: number): void;
 }
 
 function load(): NativeBinding {

@@ -11,7 +11,8 @@
  * `[host, port, flowinfo, scopeId]` (IPv6), a path string (UNIX; a leading
  * '\0' names Linux's abstract namespace). Hosts must be numeric: resolve
  * names with `loop.getaddrinfo()`. An unclosed Socket that is garbage
- * collected is closed, with a warning through `logger`, as Python does.
+ * collected is closed, with a warning through `logger`, as Python does; the
+ * open Sockets of a worker thread are closed when the thread ends.
  */
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
@@ -94,6 +95,7 @@ export class Socket {
       this.blocking = !native.isNonBlocking(fileno);
       this.fd = fileno;
     }
+    native.own(this.fd);
     unclosed.register(this, this.fd, this);
   }
 
@@ -107,6 +109,7 @@ export class Socket {
     const fd = this.fd;
     if (fd < 0) return -1;
     this.release();
+    native.disown(fd);
     return fd;
   }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import {
   AF_INET, AF_INET6, AF_UNIX, CancelledError, RuntimeError, SHUT_WR, SO_REUSEADDR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET,
   Socket, newEventLoop, socket, socketpair, type EventLoop, type SocketAddress,
@@ -147,6 +148,18 @@ test('detach gives up the fd without closing it, and new Socket(fileno) adopts i
   t.is(adopted.family, AF_INET);
   t.is(adopted.type, SOCK_STREAM);
   t.deepEqual(adopted.getsockname(), address);
+});
+
+test("a worker thread's unclosed Sockets are closed when it is terminated", async (t) => {
+  const before = openFds();
+  const worker = new Worker(new URL('./socket.worker.js', import.meta.url));
+  await new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  t.true(openFds() >= before + 3);
+  await worker.terminate();
+  t.is(openFds(), before);
 });
 
 test('bad addresses throw TypeError or RangeError naming the address', (t) => {

@@ -6,7 +6,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <unordered_set>
+
 namespace multiloop {
+
+// The addon's per-environment (per-thread) state, made at module load.
+struct AddonData {
+  // The JS function every poll event of this thread is delivered to.
+  napi_ref poll_function = nullptr;
+  napi_ref poll_receiver = nullptr;
+  napi_async_context poll_context = nullptr;
+  // fds owned by Socket objects of this thread: closed when the environment
+  // is torn down (a worker ending or terminated) so that none leaks.
+  std::unordered_set<int> owned_fds;
+};
+
+AddonData* GetAddonData(napi_env env);
 
 // Throws an Error shaped like Node's system errors: message "<syscall> <CODE>",
 // `code` ('ECONNREFUSED', ...), `errno` (negative, as libuv and Node report

@@ -22,13 +22,6 @@
 namespace multiloop {
 namespace {
 
-// Per-environment state: the JS function every poll event is delivered to.
-struct PollDispatch {
-  napi_ref function = nullptr;
-  napi_ref receiver = nullptr;
-  napi_async_context context = nullptr;
-};
-
 struct PollWatch {
   napi_env env;
   uv_poll_t* handle;
@@ -38,14 +31,6 @@ struct PollWatch {
   bool handle_closed;
   bool external_finalized;
 };
-
-void FreeDispatch(napi_env env, void* data, void*) {
-  PollDispatch* dispatch = static_cast<PollDispatch*>(data);
-  if (dispatch->function) napi_delete_reference(env, dispatch->function);
-  if (dispatch->receiver) napi_delete_reference(env, dispatch->receiver);
-  if (dispatch->context) napi_async_destroy(env, dispatch->context);
-  delete dispatch;
-}
 
 void OnHandleClosed(uv_handle_t* handle) {
   PollWatch* watch = static_cast<PollWatch*>(handle->data);
@@ -79,19 +64,18 @@ void OnExternalFinalized(napi_env, void* data, void*) {
 void OnPollEvent(uv_poll_t* handle, int status, int events) {
   PollWatch* watch = static_cast<PollWatch*>(handle->data);
   napi_env env = watch->env;
-  PollDispatch* dispatch = nullptr;
-  napi_get_instance_data(env, reinterpret_cast<void**>(&dispatch));
-  if (dispatch == nullptr || dispatch->function == nullptr) return;
+  AddonData* data = GetAddonData(env);
+  if (data == nullptr || data->poll_function == nullptr) return;
 
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value function, receiver, argv[3], result;
-  napi_get_reference_value(env, dispatch->function, &function);
-  napi_get_reference_value(env, dispatch->receiver, &receiver);
+  napi_get_reference_value(env, data->poll_function, &function);
+  napi_get_reference_value(env, data->poll_receiver, &receiver);
   napi_create_int32(env, watch->id, &argv[0]);
   napi_create_int32(env, status, &argv[1]);
   napi_create_int32(env, events, &argv[2]);
-  napi_status call = napi_make_callback(env, dispatch->context, receiver, function, 3, argv, &result);
+  napi_status call = napi_make_callback(env, data->poll_context, receiver, function, 3, argv, &result);
   if (call == napi_pending_exception) {
     // The dispatcher routes user errors to the loop's exception handler; an
     // exception here is a bug in it, and must not vanish.
@@ -129,20 +113,16 @@ napi_value PollInit(napi_env env, napi_callback_info info) {
   if (argc >= 1) napi_typeof(env, argv[0], &type);
   if (type != napi_function) return ThrowType(env, "dispatch must be a function");
 
-  PollDispatch* dispatch = nullptr;
-  napi_get_instance_data(env, reinterpret_cast<void**>(&dispatch));
-  if (dispatch == nullptr) {
-    dispatch = new PollDispatch();
+  AddonData* data = GetAddonData(env);
+  if (data->poll_receiver == nullptr) {
     napi_value receiver, name;
     napi_create_object(env, &receiver);
-    napi_create_reference(env, receiver, 1, &dispatch->receiver);
+    napi_create_reference(env, receiver, 1, &data->poll_receiver);
     napi_create_string_utf8(env, "multiloop.poll", NAPI_AUTO_LENGTH, &name);
-    napi_async_init(env, receiver, name, &dispatch->context);
-    napi_set_instance_data(env, dispatch, FreeDispatch, nullptr);
-  } else if (dispatch->function) {
-    napi_delete_reference(env, dispatch->function);
+    napi_async_init(env, receiver, name, &data->poll_context);
   }
-  napi_create_reference(env, argv[0], 1, &dispatch->function);
+  if (data->poll_function) napi_delete_reference(env, data->poll_function);
+  napi_create_reference(env, argv[0], 1, &data->poll_function);
   return nullptr;
 }
 

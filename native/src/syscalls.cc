@@ -425,13 +425,34 @@ napi_value Dup(napi_env env, napi_callback_info info) {
   return Int(env, copy);
 }
 
-// close(fd). EINTR is not retried: on Linux the fd is released regardless,
-// and retrying could close an fd another thread has just been given.
+// close(fd), which also ends its ownership (see own). EINTR is not retried:
+// on Linux the fd is released regardless, and retrying could close an fd
+// another thread has just been given.
 napi_value Close(napi_env env, napi_callback_info info) {
   Args args;
   int32_t fd;
   if (!GetArgs(env, info, &args, 1) || !ArgInt32(env, args.values[0], "fd", &fd)) return nullptr;
+  GetAddonData(env)->owned_fds.erase(fd);
   if (close(fd) != 0 && errno != EINTR) return ThrowErrno(env, "close", errno);
+  return nullptr;
+}
+
+// own(fd): this thread owns `fd` until close(fd) or disown(fd); if the
+// thread's environment is torn down first, the fd is closed.
+napi_value Own(napi_env env, napi_callback_info info) {
+  Args args;
+  int32_t fd;
+  if (!GetArgs(env, info, &args, 1) || !ArgInt32(env, args.values[0], "fd", &fd)) return nullptr;
+  GetAddonData(env)->owned_fds.insert(fd);
+  return nullptr;
+}
+
+// disown(fd): ends own(fd) without closing the fd (it has a new owner).
+napi_value Disown(napi_env env, napi_callback_info info) {
+  Args args;
+  int32_t fd;
+  if (!GetArgs(env, info, &args, 1) || !ArgInt32(env, args.values[0], "fd", &fd)) return nullptr;
+  GetAddonData(env)->owned_fds.erase(fd);
   return nullptr;
 }
 
@@ -502,6 +523,8 @@ void InitSyscalls(napi_env env, napi_value exports) {
   SetMethod(env, exports, "isNonBlocking", IsNonBlocking);
   SetMethod(env, exports, "dup", Dup);
   SetMethod(env, exports, "close", Close);
+  SetMethod(env, exports, "own", Own);
+  SetMethod(env, exports, "disown", Disown);
   SetConstants(env, exports);
 }
 
