@@ -58,9 +58,11 @@ export function getaddrinfo(
   loop: BaseEventLoop,
   host: string | null,
   port: number | string | null,
-  { family = AF_UNSPEC, type = 0, proto = 0, flags = 0 }: GetaddrinfoOptions = {},
+  options: GetaddrinfoOptions = {},
 ): Future<AddrInfo[]> {
   loop._checkClosed();
+  if (typeof options !== 'object' || options === null) throw new TypeError(`getaddrinfo: options must be an object, got ${describe(options)}`);
+  const { family = AF_UNSPEC, type = 0, proto = 0, flags = 0 } = options;
   if (host !== null && host !== undefined && typeof host !== 'string') {
     throw new TypeError(`getaddrinfo: host must be a string or null, got ${describe(host)}`);
   }

@@ -48,6 +48,7 @@ test('getaddrinfo rejects bad arguments with TypeError or RangeError naming them
   t.throws(() => loop.getaddrinfo('localhost', 65536), { instanceOf: RangeError, message: /port/ });
   t.throws(() => loop.getaddrinfo('localhost', 80, { family: 99 }), { instanceOf: RangeError, message: /family/ });
   t.throws(() => loop.getaddrinfo('localhost', 80, { flags: 'x' as never }), { instanceOf: TypeError, message: /flags/ });
+  t.throws(() => loop.getaddrinfo('localhost', 80, null as never), { instanceOf: TypeError, message: /options/ });
 });
 
 test('getaddrinfo and getnameinfo on a closed loop throw RuntimeError', (t) => {

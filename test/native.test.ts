@@ -133,6 +133,12 @@ test('worker.terminate() with a started poll handle ends the worker cleanly', as
   t.is(exitCode, 1);
 });
 
+test('a worker that ends by itself with a started poll handle exits with code 0', async (t) => {
+  const worker = runWorker('armed-exit');
+  const exitCode = await new Promise((resolve) => worker.once('exit', resolve));
+  t.is(exitCode, 0);
+});
+
 test('process.exit() with a started poll handle exits normally', async (t) => {
   const fixture = fileURLToPath(new URL('./native-exit.fixture.js', import.meta.url));
   const { stdout, stderr } = await promisify(execFile)(process.execPath, [fixture], { timeout: 10_000 });

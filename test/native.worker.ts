@@ -4,7 +4,7 @@
  *   mode 'events': reports the first writable and readable events of a
  *     socketpair socket, and that the readable event consumed nothing.
  *   mode 'armed': leaves a started poll handle open and reports 'ready', for
- *     the terminate test.
+ *     the terminate test; 'armed-exit' then lets the thread end by itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { native } from '../native/index.js';
@@ -14,10 +14,11 @@ const { AF_UNIX, SOCK_STREAM } = native.constants;
 const [a, b] = native.socketpair(AF_UNIX, SOCK_STREAM, 0);
 const port = parentPort!;
 
-if (workerData.mode === 'armed') {
+if (workerData.mode === 'armed' || workerData.mode === 'armed-exit') {
   native.pollInit(() => {});
   native.pollStart(native.pollOpen(a, 1), UV_READABLE);
-  setInterval(() => {}, 1000);
+  // 'armed' stays alive to be terminated; 'armed-exit' ends by itself (poll handles do not keep it alive).
+  if (workerData.mode === 'armed') setInterval(() => {}, 1000);
   port.postMessage('ready');
 } else {
   // Poll handles are unreferenced: this timer keeps the thread alive meanwhile.
