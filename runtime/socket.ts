@@ -59,9 +59,14 @@ const DEFAULT_BACKLOG = 128;
 
 /** Closes the fd of a Socket that was garbage collected while open. */
 const unclosed = new FinalizationRegistry<number>((fd) => {
-  logger.warn(`unclosed Socket fd=${fd}: closed when garbage collected`);
   forgetFd(fd);
-  native.close(fd);
+  try {
+    native.close(fd);
+    logger.warn(`unclosed Socket fd=${fd}: closed when garbage collected`);
+  } catch (error) {
+    // Someone closed the fd behind the Socket's back; a finalizer must not throw.
+    logger.warn(`unclosed Socket fd=${fd} garbage collected, but its fd could not be closed:`, error);
+  }
 });
 
 export class Socket {
