@@ -32,9 +32,13 @@ const neverRetrieved = new FinalizationRegistry<UnretrievedException>((token) =>
   });
 });
 
-/** @internal The Task that awaits a future, told when the future's outcome goes back to its coroutine. */
+/**
+ * @internal The Task that awaits a future, told when the future's outcome
+ * goes back to its coroutine; it returns the CancelledError to raise there
+ * instead when it was cancelled after the future completed (as asyncio does).
+ */
 export interface Awaiter {
-  _awaitDone(future: Future<unknown>): void;
+  _awaitDone(future: Future<unknown>): CancelledError | null;
 }
 
 /**
@@ -156,14 +160,15 @@ export class Future<T = unknown> implements PromiseLike<T> {
     const awaiter = awaitHook === null ? null : awaitHook(this as Future<unknown>);
     return new Promise<R1 | R2>((resolve, reject) => {
       this.addDoneCallback(() => {
-        awaiter?._awaitDone(this as Future<unknown>);
+        const cancelled = awaiter === null ? null : awaiter._awaitDone(this as Future<unknown>);
         try {
-          if (this._state === FINISHED && !this._hasException) {
+          if (cancelled === null && this._state === FINISHED && !this._hasException) {
             resolve(onFulfilled ? onFulfilled(this._result as T) : (this._result as R1));
             return;
           }
-          const error = this._state === CANCELLED ? this.cancelledError() : this._exception;
-          this.markRetrieved();
+          // An exception replaced by the awaiter's CancelledError stays unretrieved, so it is still reported.
+          const error = cancelled ?? (this._state === CANCELLED ? this.cancelledError() : this._exception);
+          if (cancelled === null) this.markRetrieved();
           if (onRejected) resolve(onRejected(error));
           else reject(error);
         } catch (exc) {

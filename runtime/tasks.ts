@@ -92,9 +92,17 @@ export class Task<T = unknown> extends Future<T> {
     return true;
   }
 
-  /** @internal The outcome of `future` is being handed to the coroutine: it no longer waits on it. */
-  _awaitDone(future: Future<unknown>): void {
-    if (this.waiter === future) this.waiter = null;
+  /**
+   * @internal The outcome of `future` is being handed to the coroutine: it no
+   * longer waits on it. A cancel() that came after the future completed is
+   * raised at this await point instead of the outcome.
+   */
+  _awaitDone(future: Future<unknown>): CancelledError | null {
+    if (this.waiter !== future) return null;
+    this.waiter = null;
+    if (!this.mustCancel) return null;
+    this.mustCancel = false;
+    return new CancelledError(this.pendingCancelMessage ?? '');
   }
 
   /** @internal The future the coroutine now waits on (from the await hook). */

@@ -419,6 +419,28 @@ test('cancel() after a caught cancellation, while awaiting a plain promise, stil
   await t.throwsAsync(loop.runUntilComplete(task), { instanceOf: CancelledError });
 });
 
+test('cancel() after the awaited future completed, before the task resumed, raises CancelledError at that await', async (t) => {
+  const loop = loopFor(t);
+  const forms = {
+    generator: (fut: Future<number>, seen: string[]) => loop.createTask((function* (): Generator<unknown, void, number> {
+      seen.push(`resumed with ${String(yield fut)}`);
+    })()),
+    'async function': (fut: Future<number>, seen: string[]) => loop.createTask(async () => {
+      seen.push(`resumed with ${await fut}`);
+    }),
+  };
+  for (const [form, make] of Object.entries(forms)) {
+    const future = loop.createFuture<number>();
+    const seen: string[] = [];
+    const task = make(future, seen);
+    await runOnce(loop);
+    future.setResult(1);
+    t.true(task.cancel());
+    await t.throwsAsync(loop.runUntilComplete(task), { instanceOf: CancelledError }, form);
+    t.deepEqual(seen, [], form);
+  }
+});
+
 test('a task cancelled before it starts never runs its coroutine', async (t) => {
   const loop = loopFor(t);
   let started = 0;
