@@ -20,7 +20,7 @@ import { createReporter } from './report.js';
 const SECONDS = Number(process.env.ECHO_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.ECHO_CONNECTIONS ?? 50);
 const WARMUP = 0.3;
-const ROUNDS = 2;
+const ROUNDS = 3;
 const CLIENT = fileURLToPath(new URL('./load-client.js', import.meta.url));
 
 interface Load {
