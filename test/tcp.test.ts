@@ -434,3 +434,64 @@ test.serial('createConnection adopts a connected native Socket given as sock', a
     await closeServer(server);
   });
 });
+
+test.serial('no protocol callback runs while the loop is stopped; they run in order at the next run', async (t) => {
+  const loop = newEventLoop();
+  try {
+    const { server, port, accepted } = await loop.runUntilComplete(() => recordingServer(loop));
+    const [transport] = await loop.runUntilComplete(() => loop.createConnection(() => new Recorder(loop), '127.0.0.1', port));
+    const peer = await loop.runUntilComplete(accepted);
+    const seen = peer.events.length;
+    transport.write(Buffer.from('while stopped'));
+    transport.close();
+    // Let Node deliver the bytes, the EOF and the close to the stopped loop.
+    const sock = transport.getExtraInfo('socket') as net.Socket;
+    await new Promise((resolve) => sock.once('close', resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    t.is(peer.events.length, seen);
+    await loop.runUntilComplete(peer.seen('lost'));
+    t.deepEqual(peer.events.slice(seen), ['data', 'eof', 'lost']);
+    t.is(peer.bytes.toString(), 'while stopped');
+    await loop.runUntilComplete(() => closeServer(server));
+  } finally {
+    loop.close();
+  }
+});
+
+test.serial('a loop in a worker thread serves and connects TCP', async (t) => {
+  const { Worker } = await import('node:worker_threads');
+  const runtime = new URL('../runtime/index.js', import.meta.url).href;
+  const source = `
+    const { parentPort } = require('node:worker_threads');
+    import(${JSON.stringify(runtime)}).then(async ({ newEventLoop, Protocol }) => {
+      class Echo extends Protocol {
+        connectionMade(t) { this.t = t; }
+        dataReceived(d) { this.t.write(d); }
+      }
+      const loop = newEventLoop();
+      const echoed = await loop.runUntilComplete(async () => {
+        const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+        const port = server.sockets[0].getsockname()[1];
+        const got = loop.createFuture();
+        class Client extends Protocol {
+          dataReceived(d) { got.setResult(d.toString()); }
+        }
+        const [transport] = await loop.createConnection(() => new Client(), '127.0.0.1', port);
+        transport.write(Buffer.from('from a worker'));
+        const text = await got;
+        transport.close();
+        server.close();
+        await server.waitClosed();
+        return text;
+      });
+      loop.close();
+      parentPort.postMessage(echoed);
+    });
+  `;
+  const worker = new Worker(source, { eval: true });
+  const [message] = await Promise.all([
+    new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject)),
+    new Promise((resolve) => worker.once('exit', resolve)),
+  ]);
+  t.is(message, 'from a worker');
+});
