@@ -227,6 +227,22 @@ test('sockSendall sends every byte of a large buffer through backpressure, sockR
   t.true(received.equals(data));
 });
 
+test('bytes that arrive while no sockRecv waits stay queued for the next one', async (t) => {
+  const loop = loopFor(t);
+  const [a, b] = pair(t);
+  const received = await loop.runUntilComplete(async () => {
+    const first = loop.sockRecv(a, 100);
+    b.send(Buffer.from('one'));
+    const chunks = [(await first).toString()];
+    b.send(Buffer.from('two'));
+    // Let the loop and Node's poller turn while nobody waits on `a`.
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    chunks.push((await loop.sockRecv(a, 100)).toString());
+    return chunks;
+  });
+  t.deepEqual(received, ['one', 'two']);
+});
+
 test('sockRecv resolves with an empty Buffer at EOF', async (t) => {
   const loop = loopFor(t);
   const [a, b] = pair(t);
