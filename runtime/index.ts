@@ -39,6 +39,10 @@ export {
   NI_NUMERICHOST, NI_NUMERICSERV, NI_NOFQDN, NI_NAMEREQD, NI_DGRAM, type AddrInfo, type GetaddrinfoOptions,
 } from './dns.js';
 export type { FileLike } from './poll.js';
+export { RuntimeServer, ListeningSocket } from './runtime_server.js';
+export type { RuntimeServerOptions } from './coordinator.js';
+export type { LoopStatsSnapshot } from './loop_stats.js';
+export type { PolicyName } from './dispatch.js';
 export { getLoopRef } from './registry.js';
 export { Runtime, type RuntimeOptions, type SetupContext } from './runtime.js';
 export { LoopRef, RingClosedError, type LoopRefData } from '../shared/index.js';

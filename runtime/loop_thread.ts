@@ -30,6 +30,8 @@ export interface LoopWorkerData {
   module: string;
   /** The worker loop's own ring. */
   ring: SharedArrayBuffer;
+  /** The worker loop's statistics memory (loop_stats.ts). */
+  stats: SharedArrayBuffer;
   /** LoopRefs (as data) of every worker loop, by index. */
   loops: LoopRefData[];
   coordinator: LoopRefData;
@@ -40,6 +42,7 @@ export interface LoopThreadOptions {
   workers: number;
   module: string;
   ring: Ring;
+  stats: SharedArrayBuffer;
   loops: readonly LoopRefData[];
   coordinator: LoopRefData;
 }
@@ -71,6 +74,7 @@ export class LoopThread {
       workers: options.workers,
       module: options.module,
       ring: options.ring.buffer,
+      stats: options.stats,
       loops: options.loops.map((ref) => ({ buffer: ref.buffer })),
       coordinator: { buffer: options.coordinator.buffer },
     };

@@ -60,6 +60,10 @@ class Registry implements MessageHandler, ReplyEndpoint {
     return this.#functions.delete(name);
   }
 
+  lookup(name: string): AnyCallback | undefined {
+    return this.#functions.get(name);
+  }
+
   // ----------------------------------------------------- MessageHandler
 
   onCall(name: string, args: unknown[]): void {
@@ -199,6 +203,11 @@ export function register(loop: BaseEventLoop, name: string, fn: AnyCallback): vo
 export function unregister(loop: BaseEventLoop, name: string): boolean {
   if (typeof name !== 'string') throw new TypeError(`unregister: name must be a string, got ${describe(name)}`);
   return registries.get(loop)?.unregister(name) ?? false;
+}
+
+/** @internal The function `loop` registered as `name`, if any (the runtime's servers call it per connection). */
+export function registeredFunction(loop: BaseEventLoop, name: string): AnyCallback | undefined {
+  return registries.get(loop)?.lookup(name);
 }
 
 /** A LoopRef to `loop`, to send to other threads. */

@@ -11,10 +11,19 @@ import type { LoopRef } from '../shared/loopref.js';
 import { DEFAULT_RING_CAPACITY, Ring, checkRingCapacity } from '../shared/ring.js';
 import type { EventLoop } from './event_loop.js';
 import { newEventLoop, setEventLoop } from './events.js';
+import { Coordinator, type RuntimeServerOptions } from './coordinator.js';
+import { createPolicy } from './dispatch.js';
+import { LoopStats, type LoopStatsSnapshot } from './loop_stats.js';
 import { LoopThread } from './loop_thread.js';
+import type { RuntimeServer } from './runtime_server.js';
+import { checkShutdownTimeout, drainThenClose, installShutdownSignals } from './shutdown.js';
+import { Supervisor } from './supervisor.js';
+import type { ServeKind } from './worker_server.js';
+import { SignalRelay } from './worker_signals.js';
 import { registryOf } from './registry.js';
 import { _getRunningLoop } from './running.js';
 import { describe } from './validate.js';
+import { RuntimeError } from './errors.js';
 
 export interface RuntimeOptions {
   /** Loop threads to start (default: the machine's available parallelism). */
@@ -23,6 +32,18 @@ export interface RuntimeOptions {
   module: string | URL;
   /** Bytes of each loop's ring (a power of two, default 1 MiB). */
   ringSize?: number;
+  /** The dispatch policy of servers that name none: 'round-robin' (default), 'least-connections' or 'least-loaded'. */
+  policy?: string;
+  /** Start a new worker in place of one that dies (default true). */
+  replaceWorkers?: boolean;
+  /** SIGINT and SIGTERM call `shutdown()` (default true). */
+  handleSignals?: boolean;
+}
+
+/** A started loop thread and its statistics memory. */
+interface Launched {
+  thread: LoopThread;
+  stats: LoopStats;
 }
 
 /** The second argument of a worker module's `setup(loop, ctx)`. */
@@ -39,32 +60,109 @@ export interface SetupContext {
 export class Runtime {
   /** The coordinator's own loop: the loop running on this thread when `start` was called, or one the runtime runs until `close`. */
   readonly loop: EventLoop;
-  /** LoopRefs of the worker loops: `loops[i]` is the worker whose `ctx.index` is i. */
-  readonly loops: readonly LoopRef[];
+  /** LoopRefs of the worker loops: `loops[i]` is the worker whose `ctx.index` is i (a replaced worker's new loop, once it serves). */
+  get loops(): readonly LoopRef[] {
+    return this.#refs;
+  }
   /** A LoopRef to `loop`. */
   readonly coordinator: LoopRef;
   readonly #threads: LoopThread[];
+  readonly #refs: LoopRef[];
+  /** The runtime's servers: listening sockets here, connections in the workers. */
+  readonly #servers: Coordinator;
+  readonly #signals: SignalRelay;
+  readonly #supervisor: Supervisor;
+  readonly #policy: string;
+  readonly #relaunch: (index: number) => Promise<Launched>;
+  readonly #uninstallSignals: () => void;
+  #shutdown: Promise<number> | null = null;
   /** The runForever of a loop the runtime made, which `close` stops and closes. */
   readonly #ownRun: Promise<void> | null;
   #closed: Promise<void> | null = null;
 
-  private constructor(loop: EventLoop, ownRun: Promise<void> | null, threads: LoopThread[]) {
+  private constructor(
+    loop: EventLoop,
+    ownRun: Promise<void> | null,
+    launched: Launched[],
+    relaunch: (index: number) => Promise<Launched>,
+    options: { policy: string; replaceWorkers: boolean; handleSignals: boolean },
+  ) {
     this.loop = loop;
     this.#ownRun = ownRun;
-    this.#threads = threads;
-    this.loops = Object.freeze(threads.map((thread) => thread.ref));
+    this.#threads = launched.map(({ thread }) => thread);
+    this.#refs = this.#threads.map((thread) => thread.ref);
     this.coordinator = registryOf(loop).ref;
-    for (const thread of threads) {
-      thread.onUnexpectedExit((error, exitCode) => {
-        if (loop.isClosed()) return;
-        loop._callIo(() =>
-          loop.callExceptionHandler({
-            message: `loop worker ${thread.index} ended unexpectedly (exit code ${exitCode}); calls to it now fail`,
-            ...(error === null ? {} : { exception: error }),
-          }),
-        );
-      });
+    this.#policy = options.policy;
+    this.#relaunch = relaunch;
+    this.#servers = new Coordinator(loop, launched.map(({ thread, stats }) => ({ index: thread.index, ref: thread.ref, stats })));
+    this.#signals = new SignalRelay(() => this.#servers.candidates);
+    this.#signals.install(loop);
+    this.#supervisor = new Supervisor(loop, this.#servers, this.#signals, (index) => this.#replace(index), options.replaceWorkers);
+    for (const thread of this.#threads) this.#watch(thread);
+    this.#uninstallSignals = options.handleSignals ? installShutdownSignals(loop, () => this.shutdown()) : () => {};
+  }
+
+  /**
+   * A server whose listening sockets are in this thread and whose
+   * connections are served by the worker loops, each with a new protocol
+   * from the factory the worker registered as `name` (called with no
+   * arguments). `opts` as `loop.createServer`'s (`ssl` as the options of
+   * `tls.createSecureContext`), plus `policy` and `reusePort`.
+   */
+  createServer(name: string, host: string | string[] | null = null, port: number | string | null = null, opts: RuntimeServerOptions = {}): Promise<RuntimeServer> {
+    return this.#serve('protocol', name, host, port, opts);
+  }
+
+  /** `createServer` with streams: the function the workers registered as `name` gets `(reader, writer)` per connection. */
+  startServer(name: string, host: string | string[] | null = null, port: number | string | null = null, opts: RuntimeServerOptions = {}): Promise<RuntimeServer> {
+    return this.#serve('streams', name, host, port, opts);
+  }
+
+  /** `createServer` for HTTP: the function the workers registered as `name` is a Node `(req, res)` handler (express, fastify's handler...). */
+  serveHttp(name: string, host: string | string[] | null = null, port: number | string | null = null, opts: RuntimeServerOptions = {}): Promise<RuntimeServer> {
+    return this.#serve('http', name, host, port, opts);
+  }
+
+  /** Each worker loop's statistics, read from shared memory (lags in seconds, ring depth in bytes). */
+  stats(): Promise<LoopStatsSnapshot[]> {
+    return Promise.resolve(this.#servers.stats());
+  }
+
+  /**
+   * Graceful stop: stops accepting, lets open connections finish within
+   * `timeout` seconds (default 10), closes the rest, then `close()`s.
+   * Settles with the number of connections closed at the deadline. Idempotent.
+   */
+  shutdown(options: { timeout?: number } = {}): Promise<number> {
+    const timeout = checkShutdownTimeout(options?.timeout);
+    this.#shutdown ??= drainThenClose(this.#servers, this.#supervisor, timeout, () => this.close());
+    return this.#shutdown;
+  }
+
+  #serve(kind: ServeKind, name: string, host: string | string[] | null, port: number | string | null, opts: RuntimeServerOptions): Promise<RuntimeServer> {
+    if (this.#closed !== null) return Promise.reject(new RuntimeError('the runtime is closed'));
+    return this.#servers.serve(kind, name, host, port, { policy: this.#policy, ...opts });
+  }
+
+  /** Hands the unexpected end of `thread` to the supervisor, on the coordinator loop. */
+  #watch(thread: LoopThread): void {
+    thread.onUnexpectedExit((error, exitCode) => {
+      if (this.loop.isClosed()) return;
+      this.loop._callIo(() => this.#supervisor.workerDied(thread.index, error, exitCode));
+    });
+  }
+
+  /** Starts a new loop thread for `index`; the runtime owns it from the start (a closing runtime stops it). */
+  async #replace(index: number): Promise<{ index: number; ref: LoopRef; stats: LoopStats }> {
+    const { thread, stats } = await this.#relaunch(index);
+    if (this.#closed !== null) {
+      await thread.stop();
+      throw new RuntimeError('the runtime closed while a worker was being replaced');
     }
+    this.#threads[index] = thread;
+    this.#refs[index] = thread.ref;
+    this.#watch(thread);
+    return { index, ref: thread.ref, stats };
   }
 
   /**
@@ -73,17 +171,26 @@ export class Runtime {
    * throws, rejects with that error after ending every thread.
    */
   static async start(options: RuntimeOptions): Promise<Runtime> {
-    const { workers, module, ringSize } = checkOptions(options);
+    const { workers, module, ringSize, ...behaviour } = checkOptions(options);
     const running = _getRunningLoop() as EventLoop | null;
     const loop = running ?? newEventLoop();
     const coordinator = registryOf(loop, running === null ? Ring.create(ringSize) : undefined).ref;
     const rings = Array.from({ length: workers }, () => Ring.create(ringSize));
-    const starts = rings.map((ring, index) => LoopThread.start({ index, workers, module, ring, loops: rings, coordinator }));
-    const outcomes = await Promise.allSettled(starts);
-    const threads = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+    const launch = async (index: number): Promise<Launched> => {
+      const stats = LoopStats.create();
+      const thread = await LoopThread.start({ index, workers, module, ring: rings[index]!, loops: rings, coordinator, stats: stats.buffer });
+      return { thread, stats };
+    };
+    // A replacement gets a new ring (the dead worker's is closed); peers set up earlier keep their ctx.loops.
+    const relaunch = (index: number): Promise<Launched> => {
+      rings[index] = Ring.create(ringSize);
+      return launch(index);
+    };
+    const outcomes = await Promise.allSettled(rings.map((_, index) => launch(index)));
+    const launched = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');
     if (failure !== undefined) {
-      await Promise.all(threads.map((thread) => thread.stop()));
+      await Promise.all(launched.map(({ thread }) => thread.stop()));
       for (const ring of rings) ring.close();
       if (running === null) loop.close();
       throw failure.reason;
@@ -93,7 +200,7 @@ export class Runtime {
       setEventLoop(loop);
       ownRun = loop.runForever();
     }
-    return new Runtime(loop, ownRun, threads);
+    return new Runtime(loop, ownRun, launched, relaunch, behaviour);
   }
 
   /**
@@ -106,6 +213,10 @@ export class Runtime {
   }
 
   async #close(): Promise<void> {
+    this.#servers.closeServers();
+    await this.#supervisor.stop();
+    this.#signals.close();
+    this.#uninstallSignals();
     await Promise.all(this.#threads.map((thread) => thread.stop()));
     this.#threads.length = 0;
     if (this.#ownRun !== null) {
@@ -118,7 +229,14 @@ export class Runtime {
   }
 }
 
-function checkOptions(options: RuntimeOptions): { workers: number; module: string; ringSize: number } {
+function checkOptions(options: RuntimeOptions): {
+  workers: number;
+  module: string;
+  ringSize: number;
+  policy: string;
+  replaceWorkers: boolean;
+  handleSignals: boolean;
+} {
   if (options === null || typeof options !== 'object') throw new TypeError(`Runtime.start: options must be an object, got ${describe(options)}`);
   const workers = options.workers ?? os.availableParallelism();
   if (typeof workers !== 'number' || !Number.isInteger(workers)) throw new TypeError(`Runtime.start: workers must be an integer, got ${describe(workers)}`);
@@ -126,7 +244,17 @@ function checkOptions(options: RuntimeOptions): { workers: number; module: strin
   const ringSize = options.ringSize ?? DEFAULT_RING_CAPACITY;
   if (typeof ringSize !== 'number') throw new TypeError(`Runtime.start: ringSize must be a number of bytes, got ${describe(ringSize)}`);
   checkRingCapacity(ringSize, 'Runtime.start', 'ringSize');
-  return { workers, module: moduleUrl(options.module), ringSize };
+  const policy = options.policy ?? 'round-robin';
+  createPolicy(policy);
+  const replaceWorkers = checkFlag(options.replaceWorkers, 'replaceWorkers');
+  const handleSignals = checkFlag(options.handleSignals, 'handleSignals');
+  return { workers, module: moduleUrl(options.module), ringSize, policy, replaceWorkers, handleSignals };
+}
+
+function checkFlag(value: unknown, name: string): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean') throw new TypeError(`Runtime.start: ${name} must be a boolean, got ${describe(value)}`);
+  return value;
 }
 
 /** `module` as a URL a worker can import: URLs as given, paths resolved against the current directory. */

@@ -42,8 +42,11 @@ export async function drainThenClose(
   return closed;
 }
 
-/** Makes SIGINT and SIGTERM start `shutdown()` on `loop` (the coordinator's), then exit the process. */
-export function installShutdownSignals(loop: EventLoop, shutdown: () => Promise<unknown>): void {
+/**
+ * Makes SIGINT and SIGTERM start `shutdown()` on `loop` (the coordinator's),
+ * then exit the process. Returns the function that removes both handlers.
+ */
+export function installShutdownSignals(loop: EventLoop, shutdown: () => Promise<unknown>): () => void {
   let started = false;
   const onSignal = (name: 'SIGINT' | 'SIGTERM'): void => {
     if (started) {
@@ -61,4 +64,9 @@ export function installShutdownSignals(loop: EventLoop, shutdown: () => Promise<
   };
   loop.addSignalHandler('SIGINT', onSignal, 'SIGINT');
   loop.addSignalHandler('SIGTERM', onSignal, 'SIGTERM');
+  return () => {
+    if (loop.isClosed()) return;
+    loop.removeSignalHandler('SIGINT');
+    loop.removeSignalHandler('SIGTERM');
+  };
 }

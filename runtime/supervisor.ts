@@ -46,9 +46,11 @@ export class Supervisor {
   workerDied(index: number, error: Error | null, exitCode: number): void {
     const orphans = this.#coordinator.workerGone(index);
     this.#signals.forget(index);
-    const how = error === null ? `exited with code ${exitCode}` : 'died of an uncaught exception';
+    const cause = error === null ? '' : ', of an uncaught exception';
+    const untaken = orphans > 0 ? `, and ${orphans} handed to it and not yet taken` : '';
+    const next = this.#replace && !this.#stopped ? 'a new worker takes its place' : 'it is not replaced';
     const context = {
-      message: `worker loop ${index} ${how}; its connections were closed${orphans > 0 ? `, and ${orphans} not yet taken` : ''}`,
+      message: `loop worker ${index} ended unexpectedly (exit code ${exitCode})${cause}; its connections were closed${untaken}; ${next}`,
       ...(error === null ? {} : { exception: error }),
     };
     if (!this.#loop.isClosed()) this.#loop.callExceptionHandler(context);

@@ -13,11 +13,13 @@ import { newEventLoop, setEventLoop } from '../runtime/events.js';
 import type { LoopWorkerControl, LoopWorkerData } from '../runtime/loop_thread.js';
 import { registryOf } from '../runtime/registry.js';
 import type { SetupContext } from '../runtime/runtime.js';
+import { linkToCoordinator } from '../runtime/worker_link.js';
 
 const data = workerData as LoopWorkerData;
 const loop = newEventLoop();
 setEventLoop(loop);
 registryOf(loop, Ring.from(data.ring));
+linkToCoordinator(loop, data);
 const running = loop.runForever();
 
 const control: LoopWorkerControl = {

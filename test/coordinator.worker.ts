@@ -1,0 +1,67 @@
+/**
+ * The worker module of the coordinator tests: what each worker loop
+ * registers for the runtime's servers, plus a few controls.
+ */
+import type http from 'node:http';
+import { threadId } from 'node:worker_threads';
+import { Protocol, type EventLoop, type LoopRef, type StreamReader, type StreamWriter, type Transport } from 'multiloop';
+
+/** Echoes every byte back. */
+class Echo extends Protocol {
+  #transport: Transport | null = null;
+
+  override connectionMade(transport: Transport): void {
+    this.#transport = transport;
+  }
+
+  override dataReceived(data: Buffer): void {
+    this.#transport!.write(data);
+  }
+}
+
+/** Says which worker serves the connection, then echoes. */
+class WhoAmI extends Echo {
+  readonly #index: number;
+
+  constructor(index: number) {
+    super();
+    this.#index = index;
+  }
+
+  override connectionMade(transport: Transport): void {
+    super.connectionMade(transport);
+    transport.write(Buffer.from(`${this.#index}\n`));
+  }
+}
+
+export default function setup(loop: EventLoop, ctx: { index: number; coordinator: LoopRef }): void {
+  loop.register('echo', () => new Echo());
+  loop.register('whoami', () => new WhoAmI(ctx.index));
+  loop.register('streamsEcho', async (reader: StreamReader, writer: StreamWriter) => {
+    const line = await reader.readline();
+    writer.write(Buffer.concat([Buffer.from(`${ctx.index}:`), line]));
+    await writer.drain();
+    writer.close();
+  });
+  loop.register('hello', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const query = new URL(req.url ?? '/', 'http://x').searchParams;
+    const delay = Number(query.get('delay') ?? 0);
+    if (query.has('notify')) ctx.coordinator.callSoonThreadsafe('requestStarted', ctx.index);
+    loop.callLater(delay, () => res.end(`hello from ${ctx.index}\n`));
+  });
+  /** Keeps this loop busy for `seconds` (its lag grows). */
+  loop.register('block', (seconds: number) => {
+    const end = performance.now() + seconds * 1000;
+    while (performance.now() < end);
+  });
+  loop.register('threadId', () => threadId);
+  loop.register('die', () => {
+    setImmediate(() => {
+      throw new Error(`worker ${ctx.index} dies on purpose`);
+    });
+  });
+  loop.register('addSignal', (sig: string) => {
+    loop.addSignalHandler(sig, () => ctx.coordinator.callSoonThreadsafe('signalled', ctx.index, sig, threadId));
+  });
+  loop.register('removeSignal', (sig: string) => loop.removeSignalHandler(sig));
+}
