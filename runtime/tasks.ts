@@ -42,6 +42,8 @@ let liveAsyncTasks = 0;
 _setAwaitHook((future) => {
   const task = taskContext.getStore();
   if (task === undefined || task.done() || future === task || future._loop._inIteration()) return null;
+  // Thrown from then(), this rejects the await: the other loop cannot run while this one does, so it would never settle.
+  if (future._loop !== task._loop) throw new RuntimeError(`Task ${task} got a Future attached to a different loop`);
   task._awaiting(future);
   return task;
 });

@@ -117,6 +117,21 @@ test('a generator yielding a future of another loop gets RuntimeError at the yie
   t.true(caught instanceof RuntimeError);
 });
 
+test('an async-function task awaiting a future of another loop gets RuntimeError at the await', async (t) => {
+  const loop = loopFor(t);
+  const other = loopFor(t);
+  const foreign = other.createFuture();
+  const caught = await loop.runUntilComplete(async () => {
+    try {
+      await foreign;
+      return null;
+    } catch (exc) {
+      return exc;
+    }
+  });
+  t.true(caught instanceof RuntimeError);
+});
+
 test('an async-function task returns its value', async (t) => {
   const loop = loopFor(t);
   const future = loop.createFuture<string>();
