@@ -246,3 +246,19 @@ test('a failed future whose exception was retrieved is not reported when collect
   await collectUntil(() => reports.length > 0);
   t.deepEqual(reports.map((r) => (r.exception as Error).message), ['canary']);
 });
+
+test('a task that fails with nobody looking is reported when collected', async (t) => {
+  const loop = loopFor(t);
+  const reports: ExceptionContext[] = [];
+  loop.setExceptionHandler((_loop, context) => reports.push(context));
+  const error = new Error('task failed unobserved');
+  for (const make of [
+    () => loop.createTask(async () => { throw error; }),
+    () => loop.createTask((function* () { throw error; })()),
+  ]) make();
+  await runOnce(loop);
+  await runOnce(loop);
+  await collectUntil(() => reports.length >= 2);
+  t.is(reports.length, 2);
+  t.true(reports.every((r) => r.exception === error && /Task exception was never retrieved/.test(r.message)));
+});
