@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { AF_UNIX, newEventLoop, Protocol, SOCK_STREAM, socket, type EventLoop, type Future, type Transport } from 'multiloop';
+import { AF_UNIX, newEventLoop, Protocol, SOCK_STREAM, socket, socketpair, type EventLoop, type Future, type Transport } from 'multiloop';
 
 /** Collects received bytes; `lost` settles on connectionLost. */
 class Collector extends Protocol {
@@ -121,6 +121,37 @@ test.serial('an abstract-namespace path works without a file', async (t) => {
     transport.writeEof();
     await client.lost;
     t.is(Buffer.concat(client.chunks).toString(), 'abstract');
+    server.close();
+    await server.waitClosed();
+  });
+});
+
+test.serial('createUnixConnection adopts both ends of a socketpair', async (t) => {
+  await run(async (loop) => {
+    const [a, b] = socketpair();
+    const [left, leftProto] = await loop.createUnixConnection(() => new Collector(loop), null, { sock: a });
+    const [right] = await loop.createUnixConnection(() => new Echo(), null, { sock: b });
+    t.is(a.fileno(), -1);
+    left.write(Buffer.from('paired'));
+    left.writeEof();
+    t.is(await leftProto.lost, null);
+    t.is(Buffer.concat(leftProto.chunks).toString(), 'paired');
+    // The echoing end closed on EOF, which is what ended the left one.
+    t.true(right.isClosing());
+  });
+});
+
+test.serial('createUnixServer adopts a bound native UNIX socket given as sock', async (t) => {
+  await run(async (loop) => {
+    const sockPath = path.join(dir, 'adopted.sock');
+    const listener = socket(AF_UNIX, SOCK_STREAM);
+    listener.bind(sockPath);
+    const server = await loop.createUnixServer(() => new Echo(), null, { sock: listener });
+    const [transport, client] = await loop.createUnixConnection(() => new Collector(loop), sockPath);
+    transport.write(Buffer.from('adopted listener'));
+    transport.writeEof();
+    await client.lost;
+    t.is(Buffer.concat(client.chunks).toString(), 'adopted listener');
     server.close();
     await server.waitClosed();
   });
