@@ -61,6 +61,9 @@ export class Task<T = unknown> extends Future<T> {
       this.generator = coro;
       this.detached = false;
       this._loop.callSoon(this.stepGenerator, undefined, undefined);
+    } else if (coro instanceof GeneratorFunction) {
+      // Called, it would only return the generator as the task's result.
+      throw new TypeError(`Task: coro must be the generator object, not the generator function ${describe(coro)}: call it`);
     } else if (typeof coro === 'function') {
       this.detached = false;
       this._loop.callSoon(this.startAsync, coro);
@@ -253,6 +256,8 @@ export function ensureFuture<T>(x: Future<T> | Coroutine<T>, loop?: LoopCore): F
   }
   throw new TypeError(`ensureFuture: x must be a Future, a generator, an async function or a promise, got ${describe(x)}`);
 }
+
+const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as FunctionConstructor;
 
 function isGenerator(x: unknown): x is Generator<unknown, any, any> {
   return typeof x === 'object' && x !== null && typeof (x as Generator).next === 'function' && typeof (x as Generator).throw === 'function';

@@ -70,6 +70,16 @@ test('createTask and runUntilComplete refuse what is not a coroutine with a Type
   t.false(loop.isRunning());
 });
 
+test('createTask refuses a generator function not yet called, naming coro', (t) => {
+  const loop = loopFor(t);
+  let started = false;
+  function* notCalled(): Generator<unknown, void, unknown> {
+    started = true;
+  }
+  t.throws(() => loop.createTask(notCalled as any), { instanceOf: TypeError, message: /coro/ });
+  t.false(started);
+});
+
 test('ensureFuture refuses what is not awaitable with a TypeError naming it', (t) => {
   const loop = loopFor(t);
   t.throws(() => ensureFuture(42 as any, loop), { instanceOf: TypeError, message: /ensureFuture: x/ });
