@@ -1,0 +1,148 @@
+/**
+ * bench:cluster — the multiloop runtime's echo server against a
+ * `node:cluster` echo server (primary + workers, round-robin) and a
+ * single-thread Node `net` echo server, side by side in one run, with the
+ * same worker count and the same load client in its own process.
+ *
+ * Scenarios: steady echo of 64 B and of 1 KiB messages on long-lived
+ * connections, and connection churn (connect, one 64 B message, close).
+ * Per server and scenario: requests/s, p99 latency, server CPU seconds
+ * (every thread and process of the server) and requests per server
+ * CPU-second; the ratios `<scenario>_vs_cluster` compare the latter.
+ * Then an HTTP variant with `wrk` against the same three servers, skipped
+ * with a message when `wrk` is not installed (Debian: `apt-get install wrk`).
+ */
+import { execFile, fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createReporter } from './report.js';
+
+const WORKERS = 2;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const SERVERS = ['multiloop', 'cluster', 'single'] as const;
+type ServerKind = (typeof SERVERS)[number];
+
+/** Steady echo uses bench:echo's client (load-client.ts), churn its own (churn-client.ts). */
+const SCENARIOS = [
+  { name: 'echo64', client: './load-client.js', options: { size: 64, connections: 32, seconds: SECONDS, warmup: 0 } },
+  { name: 'echo1k', client: './load-client.js', options: { size: 1024, connections: 32, seconds: SECONDS, warmup: 0 } },
+  { name: 'churn', client: './churn-client.js', options: { size: 64, connections: 16, seconds: SECONDS } },
+] as const;
+
+const report = createReporter('cluster');
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+
+/** A server process of echo_servers.ts, with its port and a way to read its CPU. */
+class ServerProcess {
+  readonly #child: ChildProcess;
+  readonly port: number;
+
+  private constructor(child: ChildProcess, port: number) {
+    this.#child = child;
+    this.port = port;
+  }
+
+  static async start(kind: ServerKind, served: 'echo' | 'http'): Promise<ServerProcess> {
+    const child = fork(here('./echo_servers.js'), [kind, served, String(WORKERS)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('message', (m: { port: number }) => resolve(m.port));
+      child.once('exit', (code) => reject(new Error(`${kind} ${served} server exited with code ${code} before listening`)));
+    });
+    return new ServerProcess(child, port);
+  }
+
+  cpu(): Promise<number> {
+    return new Promise((resolve) => {
+      this.#child.once('message', (m: { cpu: number }) => resolve(m.cpu));
+      this.#child.send('cpu');
+    });
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#child.once('exit', () => resolve());
+      this.#child.send('exit');
+    });
+  }
+}
+
+interface Measured {
+  rps: number;
+  p99: number;
+  cpu: number;
+  perCpu: number;
+}
+
+function runLoad(client: string, options: object): Promise<{ requests: number; seconds: number; p99: number }> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [here(client), JSON.stringify(options)], (error, stdout) => {
+      if (error !== null) reject(error);
+      else resolve(JSON.parse(stdout) as { requests: number; seconds: number; p99: number });
+    });
+  });
+}
+
+/** wrk's requests/s and p99 latency (seconds) from its `--latency` report. */
+function runWrk(port: number): Promise<{ rps: number; p99: number; requests: number }> {
+  return new Promise((resolve, reject) => {
+    execFile('wrk', ['-t1', '-c32', `-d${SECONDS}s`, '--latency', `http://127.0.0.1:${port}/`], (error, stdout) => {
+      if (error !== null) return reject(error);
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+      const requests = /(\d+) requests in/.exec(stdout);
+      const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(stdout);
+      if (rps === null || p99 === null || requests === null) return reject(new Error(`unexpected wrk output:\n${stdout}`));
+      const unit = { us: 1e-6, ms: 1e-3, s: 1 }[p99[2] as 'us' | 'ms' | 's'];
+      resolve({ rps: Number(rps[1]), p99: Number(p99[1]) * unit, requests: Number(requests[1]) });
+    });
+  });
+}
+
+async function measure(kind: ServerKind, served: 'echo' | 'http', load: (port: number) => Promise<{ rps: number; p99: number; requests: number }>): Promise<Measured> {
+  const server = await ServerProcess.start(kind, served);
+  try {
+    const before = await server.cpu();
+    const result = await load(server.port);
+    const cpu = (await server.cpu()) - before;
+    return { rps: result.rps, p99: result.p99, cpu, perCpu: result.requests / cpu };
+  } finally {
+    await server.stop();
+  }
+}
+
+function record(scenario: string, kind: ServerKind, m: Measured): void {
+  report.figure(`${scenario}_${kind}_rps`, m.rps, 'req/s');
+  report.figure(`${scenario}_${kind}_p99`, m.p99 * 1000, 'ms');
+  report.figure(`${scenario}_${kind}_server_cpu`, m.cpu, 's');
+  report.figure(`${scenario}_${kind}_per_cpu_s`, m.perCpu, 'req/cpu-s');
+}
+
+function ratios(scenario: string, results: Map<ServerKind, Measured>): void {
+  const ours = results.get('multiloop')!.perCpu;
+  report.figure(`${scenario}_vs_cluster`, ours / results.get('cluster')!.perCpu, 'x');
+  report.figure(`${scenario}_vs_single`, ours / results.get('single')!.perCpu, 'x');
+}
+
+for (const scenario of SCENARIOS) {
+  const results = new Map<ServerKind, Measured>();
+  for (const kind of SERVERS) {
+    const m = await measure(kind, 'echo', async (port) => {
+      const r = await runLoad(scenario.client, { port, ...scenario.options });
+      return { rps: r.requests / r.seconds, p99: r.p99, requests: r.requests };
+    });
+    record(scenario.name, kind, m);
+    results.set(kind, m);
+  }
+  ratios(scenario.name, results);
+}
+
+if (spawnSync('wrk', ['--version']).error !== undefined) {
+  console.error('bench:cluster: wrk is not installed (Debian: apt-get install wrk); the http variant is skipped');
+} else {
+  const results = new Map<ServerKind, Measured>();
+  for (const kind of SERVERS) {
+    const m = await measure(kind, 'http', (port) => runWrk(port));
+    record('http', kind, m);
+    results.set(kind, m);
+  }
+  ratios('http', results);
+}
+report.table();
