@@ -270,6 +270,9 @@ export class BaseEventLoop {
   _addIterationHook(hook: () => boolean): () => void {
     this._checkClosed();
     this.iterationHooks = [...this.iterationHooks, hook];
+    // Added inside an iteration, where _wakeup() does nothing: the pump must
+    // still run the next iteration rather than sleep before the hook ran once.
+    this.hooksPending = true;
     this._wakeup();
     return () => {
       this.iterationHooks = this.iterationHooks.filter((h) => h !== hook);

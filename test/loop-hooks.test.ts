@@ -83,6 +83,25 @@ test('an iteration hook runs at the start of every iteration until unregistered'
   t.deepEqual(events, ['hook', 'callback', 'hook']);
 });
 
+test('an iteration hook added during an iteration runs at the start of the next one', async (t) => {
+  const loop = loopFor(t);
+  const events: string[] = [];
+  let unregister = (): void => {};
+  loop.callSoon(() => {
+    unregister = loop._addIterationHook(() => {
+      events.push('hook');
+      loop.stop();
+      return false;
+    });
+    events.push('added');
+  });
+  const guard = loop.callLater(1, () => { events.push('guard'); loop.stop(); }); // a failure must not hang the test
+  await loop.runForever();
+  guard.cancel();
+  unregister();
+  t.deepEqual(events, ['added', 'hook']);
+});
+
 test('an iteration hook with pending work keeps the loop iterating', async (t) => {
   const loop = loopFor(t);
   let runs = 0;
