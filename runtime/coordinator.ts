@@ -77,7 +77,9 @@ class WorkerSlot implements DispatchCandidate {
 export class Coordinator implements ServerHost {
   readonly loop: EventLoop;
   readonly candidates: WorkerSlot[];
-  readonly #servers = new Map<number, { server: RuntimeServer; spec: ServeSpec }>();
+  /** What every worker must serve, from before the first worker is told until the server closes. */
+  readonly #specs = new Map<number, ServeSpec>();
+  readonly #servers = new Map<number, RuntimeServer>();
   #nextServerId = 1;
 
   constructor(loop: EventLoop, workers: readonly WorkerEndpoint[]) {
@@ -114,15 +116,18 @@ export class Coordinator implements ServerHost {
     }
     const id = this.#nextServerId++;
     const fds = await openListeners(listen);
+    // Recorded first: a worker being put in place meanwhile serves it too (workerReplaced).
+    this.#specs.set(id, spec);
     try {
       await Promise.all(this.#accepting().map((slot) => slot.ref.call(SERVE_CALL, id, spec)));
     } catch (exc) {
       for (const fd of fds) native.close(fd);
+      this.#specs.delete(id);
       await this.#unserveAll(id);
       throw exc;
     }
     const server = new RuntimeServer(this, id, fds, policy);
-    this.#servers.set(id, { server, spec });
+    this.#servers.set(id, server);
     return server;
   }
 
@@ -138,6 +143,7 @@ export class Coordinator implements ServerHost {
 
   unserve(serverId: number): Promise<void> {
     this.#servers.delete(serverId);
+    this.#specs.delete(serverId);
     return this.#unserveAll(serverId);
   }
 
@@ -165,7 +171,15 @@ export class Coordinator implements ServerHost {
     const slot = new WorkerSlot(endpoint);
     slot.accepting = false;
     this.candidates[endpoint.index] = slot;
-    for (const [id, { spec }] of this.#servers) await slot.ref.call(SERVE_CALL, id, spec);
+    const served = new Set<number>();
+    // Servers opened while it was being told are told too; the last check and `accepting` happen in one turn.
+    for (let missing = [...this.#specs.keys()]; missing.length > 0; missing = [...this.#specs.keys()].filter((id) => !served.has(id))) {
+      for (const id of missing) {
+        const spec = this.#specs.get(id);
+        if (spec !== undefined) await slot.ref.call(SERVE_CALL, id, spec);
+        served.add(id);
+      }
+    }
     slot.accepting = true;
   }
 
@@ -186,7 +200,7 @@ export class Coordinator implements ServerHost {
 
   /** Closes every server's listening sockets; connections stay open. */
   closeServers(): void {
-    for (const { server } of [...this.#servers.values()]) server.close();
+    for (const server of [...this.#servers.values()]) server.close();
   }
 
   #accepting(): WorkerSlot[] {
