@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import {
-  CancelledError, RuntimeError, getLoopRef, maxExecutorThreads, newEventLoop, setMaxExecutorThreads, transfer,
+  CancelledError, Runtime, RuntimeError, getLoopRef, maxExecutorThreads, newEventLoop, setMaxExecutorThreads, transfer,
   type EventLoop, type Executor, type ExecutorRunOptions, type ExecutorTask, type Future,
 } from 'multiloop';
 import { executorTasks } from '../runtime/executor.js';
@@ -171,6 +171,16 @@ test('loops on worker threads share the main thread\'s pool and its bound', asyn
   t.false(threads.has(0));
   t.true(threads.size <= BOUND, `tasks ran on ${threads.size} threads`);
   t.true(Atomics.load(new Int32Array(counters), 1) <= BOUND);
+});
+
+test('the worker loops of a Runtime run tasks in the process-wide pool', async (t) => {
+  const runtime = await Runtime.start({ workers: 2, module: new URL('./executor.runtime-module.js', import.meta.url) });
+  t.teardown(() => runtime.close());
+  const answers = await Promise.all(runtime.loops.map((ref, i) => ref.call<{ square: number; thread: number }>('squareInExecutor', i + 3)));
+  t.deepEqual(answers.map((a) => a.square), [9, 16]);
+  const threads = new Set(answers.map((a) => a.thread));
+  t.false(threads.has(0));
+  t.true(threads.size <= BOUND);
 });
 
 test('executorTasks counts a loop\'s calls until they settle', async (t) => {
