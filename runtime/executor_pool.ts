@@ -12,8 +12,9 @@
  * that a busy loop could use; the shared pool costs worker loops one hop
  * through the main thread (figure `worker_loop_vs_main` in bench/RESULTS.md).
  *
- * The pool lives while some loop (or worker thread) holds it and is closed,
- * without waiting for running tasks, when the last one lets go.
+ * The pool lives while some loop (or worker thread) holds it. When the last
+ * one lets go it is closed without waiting, as asyncio's loop.close() shuts
+ * its executor down: running tasks finish, then the threads end.
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -33,10 +34,10 @@ export const RUNNER: RunnerLocation = {
 };
 
 /**
- * Tasks handed to each thread at once. One (Piscina's default) leaves a
- * thread idle while its next task crosses the thread boundary; 16 ran
- * trivial tasks 1.5x faster here, and the calls beyond threads × 16 still
- * wait in our queue, where cancelling them is free.
+ * Runner tasks (single calls or batches) handed to each thread at once. One
+ * (Piscina's default) leaves a thread idle while its next task crosses the
+ * thread boundary; 16 ran trivial tasks 1.5x faster here, and the calls
+ * beyond threads × 16 still wait in our queue, where cancelling them is free.
  */
 const TASKS_PER_THREAD = 16;
 
