@@ -63,7 +63,19 @@ export class Inbox {
     return true;
   };
 
-  readonly #wake = (): void => this.#loop._wakeup();
+  /**
+   * A producer woke this loop: drain now, as any I/O event's callback runs
+   * (`_callIo`), rather than a loop turn later; what the budget leaves is
+   * for the next iterations.
+   */
+  readonly #wake = (): void => {
+    // Closing the ring wakes the wait too; the loop is closing, nothing to drain.
+    if (!this.ring.closed) this.#loop._callIo(this.#drainNow);
+  };
+
+  readonly #drainNow = (): void => {
+    if (this.#drain()) this.#loop._wakeup();
+  };
 
   readonly #visit = (bytes: Uint8Array, start: number): void => {
     const decoder = bytes === this.ring.bytes ? this.#decoder : new Decoder(bytes);

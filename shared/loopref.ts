@@ -85,10 +85,12 @@ export class LoopRef implements LoopRefData {
    */
   callSoonThreadsafe(name: string, ...args: unknown[]): void {
     checkName(name, 'callSoonThreadsafe');
-    const writer = this.#writer;
-    if (writer.ring.closed) throw this.#closedError();
-    const encoded = encodeCall(`callSoonThreadsafe('${name}')`, name, args);
-    writer.write(encoded.scratch, !localLoop.running(), encoded.length);
+    const encoded = encodeCall('callSoonThreadsafe', name, args);
+    try {
+      this.#writer.write(encoded.scratch, !localLoop.running(), encoded.length);
+    } catch (err) {
+      throw err instanceof RingClosedError ? this.#closedError() : err;
+    }
   }
 
   /**
@@ -104,7 +106,7 @@ export class LoopRef implements LoopRefData {
     const endpoint = localLoop.running() ? localLoop.endpoint() : threadReplies();
     const target = this.#writer.ring;
     const id = endpoint.nextRequestId();
-    const encoded = encodeRequest(`call('${name}')`, name, args, endpoint.ring.id, id);
+    const encoded = encodeRequest('call', name, args, endpoint.ring.id, id);
     const result = endpoint.expect(id, target) as PromiseLike<T>;
     try {
       if (target.closed) throw this.#closedError();

@@ -55,7 +55,7 @@ export function encodeCall(method: string, name: string, args: readonly unknown[
   try {
     encoder.writeU8(Kind.Call);
     encoder.writeString(name);
-    writeArgs(encoder, method, args);
+    writeArgs(encoder, method, name, args);
     return encoder;
   } finally {
     releaseEncoder(encoder);
@@ -70,7 +70,7 @@ export function encodeRequest(method: string, name: string, args: readonly unkno
     encoder.writeString(name);
     encoder.writeF64(replyTo);
     encoder.writeU32(requestId);
-    writeArgs(encoder, method, args);
+    writeArgs(encoder, method, name, args);
     return encoder;
   } finally {
     releaseEncoder(encoder);
@@ -102,13 +102,13 @@ export function encodeReply(requestId: number, ok: boolean, value: unknown): Enc
   }
 }
 
-function writeArgs(encoder: Encoder, method: string, args: readonly unknown[]): void {
+function writeArgs(encoder: Encoder, method: string, name: string, args: readonly unknown[]): void {
   encoder.writeU32(args.length);
   for (let i = 0; i < args.length; i++) {
     try {
       encoder.writeValue(args[i]);
     } catch (err) {
-      if (err instanceof TypeError) throw new TypeError(`${method}: argument ${i + 1} cannot be sent to another thread: ${err.message}`);
+      if (err instanceof TypeError) throw new TypeError(`${method}('${name}'): argument ${i + 1} cannot be sent to another thread: ${err.message}`);
       throw err;
     }
   }

@@ -22,6 +22,8 @@ export class WakeWord {
   readonly #sleeping: number;
   /** Consumer side: a waitAsync is outstanding (at most one at a time, whatever the number of arm() calls). */
   #waiting = false;
+  /** Consumer side: what the outstanding wait calls when it ends (the latest arm()'s). */
+  #onWake: () => void = noop;
 
   /** A wake word over `words[epochIndex]` and `words[sleepingIndex]` (both start at 0). */
   constructor(words: Int32Array, epochIndex: number, sleepingIndex: number) {
@@ -49,6 +51,7 @@ export class WakeWord {
    */
   arm(onWake: () => void): void {
     const words = this.#words;
+    this.#onWake = onWake;
     if (!this.#waiting) {
       for (;;) {
         const epoch = Atomics.load(words, this.#epoch);
@@ -57,7 +60,7 @@ export class WakeWord {
           this.#waiting = true;
           void result.value.then(() => {
             this.#waiting = false;
-            onWake();
+            this.#onWake();
           });
           break;
         }
@@ -83,3 +86,5 @@ export class WakeWord {
     Atomics.notify(this.#words, this.#epoch);
   }
 }
+
+function noop(): void {}

@@ -1,0 +1,280 @@
+/**
+ * bench:threadsafe — cross-thread calls through a loop's ring against
+ * MessagePort.postMessage, between the same threads, in one run.
+ *
+ * 1. Throughput: 1 and 3 producer threads each send N small messages (a
+ *    name, an int, two floats) to the main thread's loop, through
+ *    `LoopRef.callSoonThreadsafe` and through `postMessage`.
+ * 2. Round trip between two idle loops (main, and a worker running a loop):
+ *    ping with callSoonThreadsafe and pong back, against a postMessage
+ *    ping-pong; plus `LoopRef.call`'s round trip.
+ * 3. Wake-up: a raw ring ping-pong between two idle threads, woken by the
+ *    wake word (Atomics.waitAsync) or by a MessagePort doorbell.
+ *
+ * This file is also the worker threads' entry (`role` in workerData).
+ */
+import { MessageChannel, type MessagePort, Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { LoopRef, type LoopRefData } from '../shared/loopref.js';
+import { Ring, RingReader, RingWriter } from '../shared/ring.js';
+import { getLoopRef, newEventLoop, type EventLoop } from '../runtime/index.js';
+
+const MESSAGES_PER_PRODUCER = 200_000;
+const RTT_SAMPLES = 600;
+/** Round trips run first and not counted, so that both paths are measured with their code optimized. */
+const RTT_WARMUP = 300;
+/** Pause between round trips (seconds), so that both sides are idle (asleep) when each ping arrives. */
+const RTT_GAP = 0.002;
+
+type Role =
+  | { role: 'ring-producer'; ref: LoopRefData; go: SharedArrayBuffer; count: number }
+  | { role: 'port-producer'; port: MessagePort; go: SharedArrayBuffer; count: number }
+  | { role: 'echo-loop'; main: LoopRefData; port: MessagePort }
+  | { role: 'raw-echo'; inbox: SharedArrayBuffer; outbox: SharedArrayBuffer; doorbell: MessagePort | null };
+
+const SELF = new URL(import.meta.url);
+
+function emit(figure: string, value: number, unit: string): void {
+  console.log(JSON.stringify({ bench: 'threadsafe', figure, value: Number(value.toPrecision(4)), unit }));
+}
+
+// ------------------------------------------------------------ main thread
+
+async function main(): Promise<void> {
+  for (const producers of [1, 3]) {
+    const ring = await throughput(producers, 'ring');
+    const port = await throughput(producers, 'port');
+    emit(`threadsafe${producers}_msgs_per_s`, ring.perSecond, 'msg/s');
+    emit(`postMessage${producers}_msgs_per_s`, port.perSecond, 'msg/s');
+    emit(`threadsafe${producers}_vs_postMessage`, ring.perSecond / port.perSecond, 'x');
+    // On shared cores the wall clock also measures the neighbours; CPU time measures the work.
+    emit(`threadsafe${producers}_msgs_per_cpu_s`, ring.perCpuSecond, 'msg/cpu-s');
+    emit(`postMessage${producers}_msgs_per_cpu_s`, port.perCpuSecond, 'msg/cpu-s');
+    emit(`threadsafe${producers}_vs_postMessage_per_cpu_s`, ring.perCpuSecond / port.perCpuSecond, 'x');
+  }
+  const rtt = await roundTrips();
+  emit('rtt_threadsafe_p50', rtt.ring.p50 * 1e6, 'us');
+  emit('rtt_threadsafe_p99', rtt.ring.p99 * 1e6, 'us');
+  emit('rtt_postMessage_p50', rtt.port.p50 * 1e6, 'us');
+  emit('rtt_postMessage_p99', rtt.port.p99 * 1e6, 'us');
+  emit('rtt_vs_postMessage', rtt.ring.p50 / rtt.port.p50, 'x');
+  emit('rtt_call_p50', rtt.call.p50 * 1e6, 'us');
+  emit('rtt_call_p99', rtt.call.p99 * 1e6, 'us');
+  const waitAsync = await rawWakeRoundTrips(false);
+  const doorbell = await rawWakeRoundTrips(true);
+  emit('wake_rtt_waitAsync_p50', waitAsync.p50 * 1e6, 'us');
+  emit('wake_rtt_doorbell_p50', doorbell.p50 * 1e6, 'us');
+  emit('wake_rtt_waitAsync_vs_doorbell', waitAsync.p50 / doorbell.p50, 'x');
+}
+
+/**
+ * Messages from `producers` threads into this thread's loop, by ring or by
+ * postMessage: per second of wall time, and per second of the process's
+ * CPU time (all threads: producers and consumer).
+ */
+async function throughput(producers: number, via: 'ring' | 'port'): Promise<{ perSecond: number; perCpuSecond: number }> {
+  const loop = newEventLoop();
+  const total = producers * MESSAGES_PER_PRODUCER;
+  const done = loop.createFuture<number>();
+  let received = 0;
+  const onMessage = (): void => {
+    if (++received === total) done.setResult(performance.now());
+  };
+  loop.register('m', (_i: number, _a: number, _b: number) => onMessage());
+  const go = new SharedArrayBuffer(4);
+  const ports: MessagePort[] = [];
+  const workers = Array.from({ length: producers }, () => {
+    if (via === 'ring') return spawn({ role: 'ring-producer', ref: getLoopRef(loop), go, count: MESSAGES_PER_PRODUCER });
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (m: [string, number, number, number]) => loop._callIo(onMessage, ...m));
+    ports.push(port1);
+    return spawn({ role: 'port-producer', port: port2, go, count: MESSAGES_PER_PRODUCER }, [port2]);
+  });
+  await Promise.all(workers.map((w) => w.online));
+  const start = performance.now();
+  const cpu = process.cpuUsage();
+  Atomics.store(new Int32Array(go), 0, 1);
+  Atomics.notify(new Int32Array(go), 0);
+  const end = await loop.runUntilComplete(done);
+  const { user, system } = process.cpuUsage(cpu);
+  await Promise.all(workers.map((w) => w.exited));
+  for (const port of ports) port.close();
+  loop.close();
+  return { perSecond: total / ((end - start) / 1000), perCpuSecond: total / ((user + system) / 1e6) };
+}
+
+interface Percentiles {
+  p50: number;
+  p99: number;
+}
+
+/** Round trips between this thread's loop and a worker's, both idle between pings. */
+async function roundTrips(): Promise<{ ring: Percentiles; port: Percentiles; call: Percentiles }> {
+  const loop = newEventLoop();
+  const { port1, port2 } = new MessageChannel();
+  const echo = spawn({ role: 'echo-loop', main: getLoopRef(loop), port: port2 }, [port2]);
+  const [peerData] = await echo.message;
+  const peer = LoopRef.from(peerData as LoopRefData);
+  const result = await loop.runUntilComplete(async () => {
+    const ring = await sample(loop, (pong) => {
+      loop.register('pong', pong);
+      return () => peer.callSoonThreadsafe('ping');
+    });
+    const port = await sample(loop, (pong) => {
+      port1.on('message', () => loop._callIo(pong));
+      return () => port1.postMessage('ping');
+    });
+    const call = await sample(loop, (pong) => () => void peer.call('echo').then(pong));
+    return { ring, port, call };
+  });
+  peer.callSoonThreadsafe('stop');
+  await echo.exited;
+  port1.close();
+  loop.close();
+  return result;
+}
+
+/**
+ * RTT_SAMPLES round trips, each after RTT_GAP of idleness: `setup(pong)`
+ * wires the reply to call `pong` and returns how to send a ping.
+ */
+async function sample(loop: EventLoop, setup: (pong: () => void) => () => void): Promise<Percentiles> {
+  const times: number[] = [];
+  let sentAt = 0;
+  let next: (() => void) | null = null;
+  const ping = setup(() => {
+    times.push(performance.now() - sentAt);
+    next?.();
+  });
+  for (let i = 0; i < RTT_WARMUP + RTT_SAMPLES; i++) {
+    await new Promise<void>((resolve) => loop.callLater(RTT_GAP, resolve));
+    await new Promise<void>((resolve) => {
+      next = resolve;
+      sentAt = performance.now();
+      ping();
+    });
+  }
+  return percentiles(times.slice(RTT_WARMUP).map((ms) => ms / 1000));
+}
+
+/** A raw ring ping-pong with a thread that runs no loop: only the wake-up differs. */
+async function rawWakeRoundTrips(doorbell: boolean): Promise<Percentiles> {
+  const inbox = Ring.create(4096);
+  const outbox = Ring.create(4096);
+  const { port1, port2 } = new MessageChannel();
+  const echo = spawn({ role: 'raw-echo', inbox: outbox.buffer, outbox: inbox.buffer, doorbell: doorbell ? port2 : null }, [port2]);
+  await echo.online;
+  const reader = new RingReader(inbox);
+  const writer = new RingWriter(outbox, () => {});
+  const record = new Uint8Array(16);
+  const times: number[] = [];
+  for (let i = 0; i < RTT_WARMUP + RTT_SAMPLES; i++) {
+    await new Promise((resolve) => setTimeout(resolve, RTT_GAP * 1000));
+    const sentAt = performance.now();
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (reader.read(noop, 1) === 1) return resolve();
+        if (doorbell) port1.once('message', check);
+        else {
+          inbox.wake.arm(check);
+          if (reader.hasRecords()) {
+            inbox.wake.disarm();
+            check();
+          }
+        }
+      };
+      writer.write(record, true);
+      if (doorbell) port1.postMessage(0);
+      check();
+    });
+    times.push((performance.now() - sentAt) / 1000);
+  }
+  outbox.close();
+  if (doorbell) port1.postMessage(0);
+  await echo.exited;
+  port1.close();
+  inbox.close();
+  return percentiles(times.slice(RTT_WARMUP));
+}
+
+function percentiles(values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+function spawn(data: Role, transferList: MessagePort[] = []) {
+  const worker = new Worker(SELF, { workerData: data, transferList });
+  worker.on('error', (err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+  return {
+    online: new Promise<void>((resolve) => worker.once('online', resolve)),
+    message: new Promise<unknown[]>((resolve) => worker.once('message', (m) => resolve([m]))),
+    exited: new Promise<void>((resolve) => worker.once('exit', () => resolve())),
+  };
+}
+
+// --------------------------------------------------------- worker threads
+
+async function worker(data: Role): Promise<void> {
+  switch (data.role) {
+    case 'ring-producer': {
+      const ref = LoopRef.from(data.ref);
+      Atomics.wait(new Int32Array(data.go), 0, 0);
+      for (let i = 0; i < data.count; i++) ref.callSoonThreadsafe('m', i, 1.5, 2.5);
+      return;
+    }
+    case 'port-producer': {
+      Atomics.wait(new Int32Array(data.go), 0, 0);
+      for (let i = 0; i < data.count; i++) data.port.postMessage(['m', i, 1.5, 2.5]);
+      data.port.close();
+      return;
+    }
+    case 'echo-loop': {
+      const main = LoopRef.from(data.main);
+      const loop = newEventLoop();
+      loop.register('ping', () => main.callSoonThreadsafe('pong'));
+      loop.register('echo', () => 'pong');
+      loop.register('stop', () => loop.stop());
+      data.port.on('message', (m) => loop._callIo(() => data.port.postMessage(m)));
+      parentPort!.postMessage(getLoopRef(loop));
+      await loop.runForever();
+      data.port.close();
+      loop.close();
+      return;
+    }
+    case 'raw-echo': {
+      const inbox = Ring.from(data.inbox);
+      const reader = new RingReader(inbox);
+      const writer = new RingWriter(Ring.from(data.outbox), () => {});
+      const record = new Uint8Array(16);
+      const keepAlive = setInterval(noop, 1 << 30);
+      const drain = (): void => {
+        while (reader.read(noop, Infinity) > 0) {
+          writer.write(record, true);
+          data.doorbell?.postMessage(0);
+        }
+        if (inbox.closed) {
+          clearInterval(keepAlive);
+          data.doorbell?.close();
+          return;
+        }
+        if (data.doorbell !== null) return;
+        inbox.wake.arm(drain);
+        if (reader.hasRecords()) {
+          inbox.wake.disarm();
+          drain();
+        }
+      };
+      data.doorbell?.on('message', drain);
+      drain();
+      return;
+    }
+  }
+}
+
+function noop(): void {}
+
+if (isMainThread) await main();
+else await worker(workerData as Role);
