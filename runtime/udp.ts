@@ -21,7 +21,7 @@ export class UdpTransport<P extends DatagramProtocol = DatagramProtocol>
   implements DatagramTransport
 {
   private readonly _socket: dgram.Socket;
-  private readonly _remote: dns.LookupAddress & { port: number } | null;
+  private readonly _remote: (dns.LookupAddress & { port: number }) | null;
   private _lost = false;
   private _socketClosed = false;
   private _error: Error | null = null;
@@ -154,7 +154,7 @@ function open(socket: dgram.Socket, local: [string, number] | null, remote: [str
 }
 
 /** Resolves an address argument to one numeric address of `family` (0: any). */
-async function resolveOne(addr: [string, number], family: 0 | 4 | 6, flags: number, name: string) {
+async function resolveOne(addr: [string, number], family: 0 | 4 | 6, flags: number, name: string): Promise<dns.LookupAddress> {
   const found = await resolveHost(addr[0], family, flags);
   if (found.length === 0) {
     const err: NodeJS.ErrnoException = new Error(`${name}: no IPv${family || ''} address for ${addr[0]}`);
