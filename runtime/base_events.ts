@@ -42,6 +42,14 @@ export class BaseEventLoop {
   private iterationHooks: (() => boolean)[] = [];
   private running = false;
   private stopping = false;
+  /**
+   * The last iteration of a run is over, but coroutines it resumed still run
+   * in microtasks (a native `await` resumes there, hops deep for nested
+   * calls): until they drain, the loop stays theirs — running and current,
+   * running no iteration and delivering no I/O — as if they ran inside that
+   * iteration, as asyncio's task steps do.
+   */
+  private draining = false;
   private closed = false;
   private debug = debugFromEnvironment();
   private exceptionHandler: ExceptionHandler | null = null;
@@ -254,7 +262,7 @@ export class BaseEventLoop {
       if (this.debug) logger.warn(`I/O callback ${fn.name || '<anonymous>'}() dropped: the loop is closed`);
       return;
     }
-    if (!this.running || this.ready.length > 0) {
+    if (!this.running || this.draining || this.ready.length > 0) {
       // Queued callbacks from a stopped period must not be overtaken.
       this.callSoon(fn, ...args);
       return;
@@ -281,7 +289,7 @@ export class BaseEventLoop {
 
   /** @internal Makes an idle running loop run an iteration soon. */
   _wakeup(): void {
-    if (!this.running || this.pumpQueued || this.inIteration) return;
+    if (!this.running || this.draining || this.pumpQueued || this.inIteration) return;
     _outsideTasks(this.queuePump, this, LATER_SLICE);
   }
 
@@ -324,10 +332,13 @@ export class BaseEventLoop {
 
   private readonly pump = (): void => {
     this.pumpQueued = false;
-    if (!this.running) return;
+    if (!this.running || this.draining) return;
     this.runOnce();
     if (this.stopping) {
-      this.endRun();
+      this.draining = true;
+      this.clearNodeTimer();
+      // A macrotask: the whole microtask queue drains before it.
+      setImmediate(() => this.endRun());
     } else if (this.ready.length > 0 || this.hooksPending) {
       this.queuePump(false);
     } else {
@@ -408,6 +419,7 @@ export class BaseEventLoop {
 
   private endRun(): void {
     this.running = false;
+    this.draining = false;
     this.stopping = false;
     this.hooksPending = false;
     _setRunningLoop(null);

@@ -4,7 +4,7 @@
  * point, several calls deep.
  */
 import {
-  CancelledError, Future, RuntimeError, Task, currentTask, ensureFuture, sleep,
+  CancelledError, Future, RuntimeError, Task, currentTask, ensureFuture, getEventLoop, sleep,
 } from 'multiloop';
 import { loopFor, runOnce, test } from './helpers/loop.js';
 
@@ -454,6 +454,27 @@ test('cancel() after the awaited future completed, before the task resumed, rais
     await t.throwsAsync(loop.runUntilComplete(task), { instanceOf: CancelledError }, form);
     t.deepEqual(seen, [], form);
   }
+});
+
+test('a coroutine resumed in the iteration that stops the loop still runs inside its loop', async (t) => {
+  const loop = loopFor(t);
+  const ready = loop.createFuture<number>();
+  const seen: unknown[] = [];
+  async function nested(): Promise<void> {
+    await ready;
+  }
+  const worker = loop.createTask(async () => {
+    await nested(); // resumes several microtask hops after the done callback
+    seen.push(loop.isRunning(), getEventLoop() === loop);
+    await sleep(0.001);
+    return 'slept on its own loop';
+  });
+  await runOnce(loop);
+  loop.callSoon(() => ready.setResult(1));
+  // runUntilComplete(ready) stops the loop in the very iteration that resumes the worker.
+  await loop.runUntilComplete(ready);
+  t.deepEqual(seen, [true, true]);
+  t.is(await loop.runUntilComplete(worker), 'slept on its own loop');
 });
 
 test('a task cancelled before it starts never runs its coroutine', async (t) => {
