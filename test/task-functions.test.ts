@@ -3,7 +3,7 @@
  */
 import {
   ALL_COMPLETED, CancelledError, FIRST_COMPLETED, FIRST_EXCEPTION, TimeoutError,
-  gather, getEventLoop, shield, sleep, wait, waitFor, type Future,
+  gather, newEventLoop, setEventLoop, shield, sleep, wait, waitFor, type Future,
 } from 'multiloop';
 import { loopFor, runOnce, test } from './helpers/loop.js';
 
@@ -37,8 +37,14 @@ test('sleep(0) lets the callbacks already scheduled run first', async (t) => {
 });
 
 test('sleep outside a running loop uses the current loop', (t) => {
+  const current = newEventLoop();
+  setEventLoop(current);
+  t.teardown(() => {
+    setEventLoop(null);
+    current.close();
+  });
   const future = sleep(1);
-  t.is(future.getLoop(), getEventLoop());
+  t.is(future.getLoop(), current);
   t.true(future.cancel());
 });
 
