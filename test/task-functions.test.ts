@@ -294,7 +294,7 @@ test('wait with ALL_COMPLETED (the default) returns once every awaitable is done
   const [done, pending] = await loop.runUntilComplete(async () => await wait([quick, failing]));
   t.deepEqual(new Set(done), new Set([quick, failing]));
   t.is(pending.size, 0);
-  t.is(failing.exception() instanceof Error, true);
+  t.true(failing.exception() instanceof Error);
 });
 
 test('wait with ALL_COMPLETED given explicitly waits for every awaitable', async (t) => {
@@ -327,7 +327,7 @@ test('wait with FIRST_EXCEPTION returns at the first failure', async (t) => {
     await wait<unknown>([ok, failing, slow], { returnWhen: FIRST_EXCEPTION }));
   t.deepEqual(new Set(done), new Set([ok, failing]));
   t.deepEqual([...pending], [slow]);
-  t.true((failing.exception() as Error).message === 'failed');
+  t.is((failing.exception() as Error).message, 'failed');
 });
 
 test('wait with FIRST_EXCEPTION returns when all are done if none fails', async (t) => {
