@@ -259,6 +259,13 @@ test('after close() createTask and createFuture throw RuntimeError', (t) => {
   t.false(started);
 });
 
+test('after close() runInExecutor and addSignalHandler throw RuntimeError', (t) => {
+  const loop = loopFor(t);
+  loop.close();
+  t.throws(() => loop.runInExecutor(null, () => 1), { instanceOf: RuntimeError });
+  t.throws(() => loop.addSignalHandler('SIGUSR2', () => {}), { instanceOf: RuntimeError });
+});
+
 test('close() drops the callbacks and timers still pending', async (t) => {
   const loop = loopFor(t);
   let calls = 0;
