@@ -90,20 +90,23 @@ export class LoopThread {
     this.#control = Comlink.wrap<LoopWorkerControl>(nodeEndpoint(this.#worker));
   }
 
+  /** Spawns the thread; `ready()` then runs the module's setup in it. */
+  static spawn(options: LoopThreadOptions): LoopThread {
+    return new LoopThread(options);
+  }
+
   /**
-   * Spawns the thread and runs the module's setup in it. Rejects with the
+   * Loads the module and runs its setup in the thread. Rejects with the
    * module's error (or with the thread's, if it dies first), after the
    * thread has ended: a failed start leaves no thread behind.
    */
-  static async start(options: LoopThreadOptions): Promise<LoopThread> {
-    const thread = new LoopThread(options);
+  async ready(): Promise<void> {
     try {
-      await Promise.race([thread.#control.setup(), thread.exited.then((code) => Promise.reject(thread.#deathError(code)))]);
+      await Promise.race([this.#control.setup(), this.exited.then((code) => Promise.reject(this.#deathError(code)))]);
     } catch (error) {
-      await thread.stop();
+      await this.stop();
       throw error;
     }
-    return thread;
   }
 
   /** The thread ended without being stopped: `onDeath(error, exitCode)` is called once it has. */

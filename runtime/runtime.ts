@@ -176,24 +176,26 @@ export class Runtime {
     const loop = running ?? newEventLoop();
     const coordinator = registryOf(loop, running === null ? Ring.create(ringSize) : undefined).ref;
     const rings = Array.from({ length: workers }, () => Ring.create(ringSize));
-    const launch = async (index: number): Promise<Launched> => {
+    const spawn = (index: number): Launched => {
       const stats = LoopStats.create();
-      const thread = await LoopThread.start({ index, workers, module, ring: rings[index]!, loops: rings, coordinator, stats: stats.buffer });
+      const thread = LoopThread.spawn({ index, workers, module, ring: rings[index]!, loops: rings, coordinator, stats: stats.buffer });
       return { thread, stats };
     };
     // A replacement gets a new ring (the dead worker's is closed); peers set up earlier keep their ctx.loops.
-    const relaunch = (index: number): Promise<Launched> => {
+    const relaunch = async (index: number): Promise<Launched> => {
       rings[index] = Ring.create(ringSize);
-      return launch(index);
+      const launched = spawn(index);
+      await launched.thread.ready();
+      return launched;
     };
-    const outcomes = await Promise.allSettled(rings.map((_, index) => launch(index)));
-    const launched = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
-    const failure = outcomes.find((outcome) => outcome.status === 'rejected');
-    if (failure !== undefined) {
+    const launched = rings.map((_, index) => spawn(index));
+    try {
+      await Promise.all(launched.map(({ thread }) => thread.ready()));
+    } catch (error) {
+      // The first failure ends every thread, those still setting up included (each closes its ring as it ends).
       await Promise.all(launched.map(({ thread }) => thread.stop()));
-      for (const ring of rings) ring.close();
       if (running === null) loop.close();
-      throw failure.reason;
+      throw error;
     }
     let ownRun: Promise<void> | null = null;
     if (running === null) {

@@ -376,6 +376,11 @@ export class RingWriter {
       this.#writeBlocking(this.#spilled[this.#spilledHead]!);
       this.#spilledHead++;
     }
+    this.#spilled.length = 0;
+    this.#spilledHead = 0;
+    // A flush may still wait on HEAD; it will find nothing to write, and must not keep the thread alive meanwhile.
+    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
+    this.#keepAlive = null;
   }
 
   /** Writes all of `item`, sleeping on HEAD while the ring is full. */

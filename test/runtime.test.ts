@@ -7,6 +7,7 @@ import { Runtime } from '../runtime/runtime.js';
 // Each Runtime runs the coordinator loop on this thread: one at a time.
 const MODULE = new URL('./runtime.module.js', import.meta.url);
 const FAILING = new URL('./runtime.failing-module.js', import.meta.url);
+const SPLIT = new URL('./runtime.split-module.js', import.meta.url);
 
 /** OS threads of this process (Linux): worker threads included. */
 const threadCount = (): number => readdirSync('/proc/self/task').length;
@@ -34,6 +35,14 @@ test.serial('a module that throws while loading makes Runtime.start reject with 
   const before = threadCount();
   const error = await t.throwsAsync(Runtime.start({ workers: 2, module: FAILING }));
   t.is(error?.message, 'this module cannot load');
+  t.is(threadCount(), before);
+});
+
+test.serial('a setup that fails rejects Runtime.start at once, ending the workers still setting up', async (t) => {
+  const before = threadCount();
+  const error = await t.throwsAsync(Runtime.start({ workers: 2, module: SPLIT }), { instanceOf: Error });
+  t.is(error?.name, 'RangeError');
+  t.is(error?.message, 'worker 0 cannot set up');
   t.is(threadCount(), before);
 });
 
