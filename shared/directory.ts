@@ -33,6 +33,11 @@ export function knownWriter(id: number): RingWriter | undefined {
   return writers.get(id);
 }
 
+/** Settles once every writer of this thread has written (or, for a closed ring, discarded and reported) its overflow queue. */
+export function flushWriters(): Promise<void> {
+  return Promise.all([...writers.values()].map((writer) => writer.flushed())).then(() => undefined);
+}
+
 /** Drops this thread's writer for a closed ring. */
 export function forgetRing(id: number): void {
   writers.delete(id);

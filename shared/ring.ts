@@ -191,6 +191,7 @@ export class RingWriter {
   /** A waitAsync for space is outstanding. */
   #flushScheduled = false;
   #keepAlive: NodeJS.Timeout | null = null;
+  #whenEmpty: (() => void)[] = [];
   readonly #onDiscard: (records: number, error: RingClosedError) => void;
 
   /**
@@ -207,6 +208,12 @@ export class RingWriter {
   /** Records waiting in this writer's overflow queue. */
   get spilled(): number {
     return this.#spilled.length - this.#spilledHead;
+  }
+
+  /** Settles once the overflow queue is empty: every record written, or discarded (and reported) because the ring closed. */
+  flushed(): Promise<void> {
+    if (this.spilled === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#whenEmpty.push(resolve));
   }
 
   /**
@@ -356,31 +363,34 @@ export class RingWriter {
       });
       return;
     }
-    this.#spilled.length = 0;
-    this.#spilledHead = 0;
-    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
-    this.#keepAlive = null;
+    this.#emptied();
   }
 
   #discardSpilled(): void {
     const records = this.spilled;
-    this.#spilled.length = 0;
-    this.#spilledHead = 0;
-    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
-    this.#keepAlive = null;
+    this.#emptied();
     this.#onDiscard(records, new RingClosedError(`ring ${this.ring.id} closed before ${records} queued record(s) could be written`));
   }
 
+  /** The overflow queue is empty: forget it, let the thread end, tell whoever awaits `flushed()`. */
+  #emptied(): void {
+    this.#spilled.length = 0;
+    this.#spilledHead = 0;
+    // A flush may still wait on HEAD (the queue was drained by blocking); it will find nothing, and must not keep the thread alive.
+    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
+    this.#keepAlive = null;
+    const waiting = this.#whenEmpty;
+    this.#whenEmpty = [];
+    for (const resolve of waiting) resolve();
+  }
+
   #drainSpilledBlocking(): void {
+    if (this.#spilledHead === this.#spilled.length) return;
     while (this.#spilledHead < this.#spilled.length) {
       this.#writeBlocking(this.#spilled[this.#spilledHead]!);
       this.#spilledHead++;
     }
-    this.#spilled.length = 0;
-    this.#spilledHead = 0;
-    // A flush may still wait on HEAD; it will find nothing to write, and must not keep the thread alive meanwhile.
-    if (this.#keepAlive !== null) clearInterval(this.#keepAlive);
-    this.#keepAlive = null;
+    this.#emptied();
   }
 
   /** Writes all of `item`, sleeping on HEAD while the ring is full. */

@@ -149,6 +149,26 @@ test('a full ring consumed by this very thread spills instead of blocking, even 
   ring.close();
 });
 
+test('flushed() settles once a spilling writer has written its whole overflow queue, in order', async (t) => {
+  const ring = Ring.create(256);
+  const reader = new RingReader(ring);
+  const writer = new RingWriter(ring, () => t.fail());
+  for (let i = 0; i < 100; i++) writer.write(new Uint8Array(16).fill(i), false);
+  t.true(writer.spilled > 0);
+  let flushed = false;
+  void writer.flushed().then(() => (flushed = true));
+  const firsts: number[] = [];
+  const take = (bytes: Uint8Array, start: number): void => void firsts.push(bytes[start]!);
+  // This thread is the consumer too: read, then let the writer's wait for space end.
+  while (!flushed) {
+    reader.read(take, Infinity);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  reader.read(take, Infinity);
+  t.deepEqual(firsts, Array.from({ length: 100 }, (_, i) => i));
+  ring.close();
+});
+
 test('one wake-up for a burst of records into an idle consumer', async (t) => {
   const ring = Ring.create(4096);
   const reader = new RingReader(ring);

@@ -7,6 +7,7 @@
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { flushWriters } from '../shared/directory.js';
 import { LoopRef } from '../shared/loopref.js';
 import { Ring } from '../shared/ring.js';
 import { newEventLoop, setEventLoop } from '../runtime/events.js';
@@ -41,6 +42,8 @@ const control: LoopWorkerControl = {
     loop.stop();
     await running;
     loop.close();
+    // Calls this loop made that still wait in an overflow queue are written before the thread may end.
+    await flushWriters();
   },
 };
 
