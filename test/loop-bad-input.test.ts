@@ -80,6 +80,13 @@ test('createTask refuses a generator function not yet called, naming coro', (t) 
   t.false(started);
 });
 
+test('runUntilComplete refuses a future of another loop with a RangeError, leaving the loop stopped', (t) => {
+  const loop = loopFor(t);
+  const other = loopFor(t);
+  t.throws(() => loop.runUntilComplete(other.createFuture()), { instanceOf: RangeError, message: /different loop/ });
+  t.false(loop.isRunning());
+});
+
 test('ensureFuture refuses what is not awaitable with a TypeError naming it', (t) => {
   const loop = loopFor(t);
   t.throws(() => ensureFuture(42 as any, loop), { instanceOf: TypeError, message: /ensureFuture: x/ });
