@@ -89,7 +89,8 @@ async function throughput(producers: number, via: 'ring' | 'port'): Promise<{ pe
     ports.push(port1);
     return spawn({ role: 'port-producer', port: port2, go, count: MESSAGES_PER_PRODUCER }, [port2]);
   });
-  await Promise.all(workers.map((w) => w.online));
+  // Timed from the start flag: every producer has loaded its modules and is waiting on it.
+  await Promise.all(workers.map((w) => w.message));
   const start = performance.now();
   const cpu = process.cpuUsage();
   Atomics.store(new Int32Array(go), 0, 1);
@@ -221,11 +222,13 @@ async function worker(data: Role): Promise<void> {
   switch (data.role) {
     case 'ring-producer': {
       const ref = LoopRef.from(data.ref);
+      parentPort!.postMessage('ready');
       Atomics.wait(new Int32Array(data.go), 0, 0);
       for (let i = 0; i < data.count; i++) ref.callSoonThreadsafe('m', i, 1.5, 2.5);
       return;
     }
     case 'port-producer': {
+      parentPort!.postMessage('ready');
       Atomics.wait(new Int32Array(data.go), 0, 0);
       for (let i = 0; i < data.count; i++) data.port.postMessage(['m', i, 1.5, 2.5]);
       data.port.close();
