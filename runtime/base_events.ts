@@ -87,7 +87,7 @@ export class BaseEventLoop {
   runUntilComplete<T>(future: Future<T> | Coroutine<T>): Promise<T> {
     // Checked before the coroutine becomes a Task, so a refused run schedules nothing.
     this.checkRunnable();
-    const fut = ensureFuture(future, this);
+    const fut = ensureFuture(future, this, 'runUntilComplete: future');
     const stopWhenDone = (): void => this.stop();
     fut.addDoneCallback(stopWhenDone);
     return this.runForever().then(() => {
@@ -144,7 +144,7 @@ export class BaseEventLoop {
     // `arguments` rather than a rest parameter: no array is allocated for
     // the common call without arguments (measured about 2x cheaper).
     const args = arguments.length > 1 ? argumentsFrom(arguments, 1) : NO_ARGS;
-    const handle = new Handle(callback, args, this, this.debug ? captureStack() : undefined);
+    const handle = new Handle(callback, args, this, this.debug ? captureStack(1) : undefined);
     this.ready.push(handle);
     if (!this.inIteration) this._wakeup();
     return handle;
@@ -307,7 +307,7 @@ export class BaseEventLoop {
 
   private schedule(when: number, callback: AnyCallback, args: unknown[]): TimerHandle {
     this._checkClosed();
-    const timer = new TimerHandle(when, callback, args, this, this.debug ? captureStack() : undefined);
+    const timer = new TimerHandle(when, callback, args, this, this.debug ? captureStack(2) : undefined);
     this.timers.push(timer);
     if (!this.inIteration && when < this.nodeTimerDeadline) this._wakeup();
     return timer;
@@ -449,8 +449,9 @@ function formatContextValue(value: unknown): string {
   return ownText ? String(value) : inspect(value, { depth: 1 });
 }
 
-function captureStack(): string {
-  return (new Error().stack ?? '').split('\n').slice(3).join('\n');
+/** The caller's stack, without the `frames` frames of the loop's own methods. */
+function captureStack(frames: number): string {
+  return (new Error().stack ?? '').split('\n').slice(2 + frames).join('\n');
 }
 
 function noop(): void {}

@@ -246,15 +246,15 @@ export function currentTask(): Task<unknown> | null {
  * Wraps `x` in a Future of `loop`: a Future is returned as is, a coroutine
  * (generator, async function, started Promise) becomes a Task.
  */
-export function ensureFuture<T>(x: Future<T> | Coroutine<T>, loop?: LoopCore): Future<T> {
+export function ensureFuture<T>(x: Future<T> | Coroutine<T>, loop?: LoopCore, argument = 'ensureFuture: x'): Future<T> {
   if (isFuture(x)) {
-    if (loop !== undefined && x._loop !== loop) throw new RangeError('ensureFuture: x is attached to a different loop than loop');
+    if (loop !== undefined && x._loop !== loop) throw new RangeError(`${argument} is attached to a different loop`);
     return x as Future<T>;
   }
   if (isGenerator(x) || typeof x === 'function' || isThenable(x)) {
     return (loop ?? _currentLoop()).createTask<T>(x) as unknown as Future<T>;
   }
-  throw new TypeError(`ensureFuture: x must be a Future, a generator, an async function or a promise, got ${describe(x)}`);
+  throw new TypeError(`${argument} must be a Future, a generator, an async function or a promise, got ${describe(x)}`);
 }
 
 const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as FunctionConstructor;
