@@ -270,7 +270,8 @@ test('no fd is leaked after 5,000 handed-off connections', async (t) => {
   const runtime = await start(t);
   const server = await runtime.createServer('echo', '127.0.0.1', 0);
   const port = portOf(server);
-  await echoOnce(port, 'warm');
+  // Every worker serves once first: a thread's first connection may set up lasting state of its own.
+  for (let i = 0; i < 4; i++) await echoOnce(port, 'warm');
   const before = openFds();
   let next = 0;
   const slot = async (): Promise<void> => {
@@ -281,7 +282,7 @@ test('no fd is leaked after 5,000 handed-off connections', async (t) => {
   };
   await Promise.all(Array.from({ length: 32 }, slot));
   const stats = await statsUntil(runtime, (s) => s[0]!.connections + s[1]!.connections === 0);
-  t.is(stats[0]!.connectionsTotal + stats[1]!.connectionsTotal, 5001);
+  t.is(stats[0]!.connectionsTotal + stats[1]!.connectionsTotal, 5004);
   t.is(openFds(), before);
 });
 
