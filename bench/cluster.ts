@@ -6,9 +6,10 @@
  *
  * Scenarios: steady echo of 64 B and of 1 KiB messages on long-lived
  * connections, and connection churn (connect, one 64 B message, close).
- * Per server and scenario: requests/s, p99 latency, server CPU seconds
- * (every thread and process of the server) and requests per server
- * CPU-second; the ratios `<scenario>_vs_cluster` compare the latter.
+ * Per server and scenario, over ROUNDS turns: requests/s, p99 latency (the
+ * median of the turns'), server CPU seconds (every thread and process of
+ * the server) and requests per server CPU-second (total requests over total
+ * CPU); the ratios `<scenario>_vs_cluster` compare the latter.
  * Then an HTTP variant with `wrk` against the same three servers, skipped
  * with a message when `wrk` is not installed (Debian: `apt-get install wrk`).
  */
@@ -18,6 +19,8 @@ import { createReporter } from './report.js';
 
 const WORKERS = 2;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+/** Each server is measured this many times per scenario, the servers taking turns, so that a shared machine's load drift hits all alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const SERVERS = ['multiloop', 'cluster', 'single'] as const;
 type ServerKind = (typeof SERVERS)[number];
 
@@ -69,7 +72,7 @@ interface Measured {
   rps: number;
   p99: number;
   cpu: number;
-  perCpu: number;
+  requests: number;
 }
 
 function runLoad(client: string, options: object): Promise<{ requests: number; seconds: number; p99: number }> {
@@ -102,47 +105,43 @@ async function measure(kind: ServerKind, served: 'echo' | 'http', load: (port: n
     const before = await server.cpu();
     const result = await load(server.port);
     const cpu = (await server.cpu()) - before;
-    return { rps: result.rps, p99: result.p99, cpu, perCpu: result.requests / cpu };
+    return { rps: result.rps, p99: result.p99, cpu, requests: result.requests };
   } finally {
     await server.stop();
   }
 }
 
-function record(scenario: string, kind: ServerKind, m: Measured): void {
-  report.figure(`${scenario}_${kind}_rps`, m.rps, 'req/s');
-  report.figure(`${scenario}_${kind}_p99`, m.p99 * 1000, 'ms');
-  report.figure(`${scenario}_${kind}_server_cpu`, m.cpu, 's');
-  report.figure(`${scenario}_${kind}_per_cpu_s`, m.perCpu, 'req/cpu-s');
-}
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-function ratios(scenario: string, results: Map<ServerKind, Measured>): void {
-  const ours = results.get('multiloop')!.perCpu;
-  report.figure(`${scenario}_vs_cluster`, ours / results.get('cluster')!.perCpu, 'x');
-  report.figure(`${scenario}_vs_single`, ours / results.get('single')!.perCpu, 'x');
+/** Measures every server ROUNDS times, taking turns, and prints its figures and the ratios. */
+async function compare(scenario: string, served: 'echo' | 'http', load: (port: number) => Promise<{ rps: number; p99: number; requests: number }>): Promise<void> {
+  const turns = new Map<ServerKind, Measured[]>(SERVERS.map((kind) => [kind, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of SERVERS) turns.get(kind)!.push(await measure(kind, served, load));
+  }
+  const perCpu = new Map<ServerKind, number>();
+  for (const [kind, measured] of turns) {
+    const sum = (key: 'requests' | 'cpu'): number => measured.reduce((total, m) => total + m[key], 0);
+    perCpu.set(kind, sum('requests') / sum('cpu'));
+    report.figure(`${scenario}_${kind}_rps`, median(measured.map((m) => m.rps)), 'req/s');
+    report.figure(`${scenario}_${kind}_p99`, median(measured.map((m) => m.p99)) * 1000, 'ms');
+    report.figure(`${scenario}_${kind}_server_cpu`, sum('cpu'), 's');
+    report.figure(`${scenario}_${kind}_per_cpu_s`, perCpu.get(kind)!, 'req/cpu-s');
+  }
+  report.figure(`${scenario}_vs_cluster`, perCpu.get('multiloop')! / perCpu.get('cluster')!, 'x');
+  report.figure(`${scenario}_vs_single`, perCpu.get('multiloop')! / perCpu.get('single')!, 'x');
 }
 
 for (const scenario of SCENARIOS) {
-  const results = new Map<ServerKind, Measured>();
-  for (const kind of SERVERS) {
-    const m = await measure(kind, 'echo', async (port) => {
-      const r = await runLoad(scenario.client, { port, ...scenario.options });
-      return { rps: r.requests / r.seconds, p99: r.p99, requests: r.requests };
-    });
-    record(scenario.name, kind, m);
-    results.set(kind, m);
-  }
-  ratios(scenario.name, results);
+  await compare(scenario.name, 'echo', async (port) => {
+    const r = await runLoad(scenario.client, { port, ...scenario.options });
+    return { rps: r.requests / r.seconds, p99: r.p99, requests: r.requests };
+  });
 }
 
 if (spawnSync('wrk', ['--version']).error !== undefined) {
   console.error('bench:cluster: wrk is not installed (Debian: apt-get install wrk); the http variant is skipped');
 } else {
-  const results = new Map<ServerKind, Measured>();
-  for (const kind of SERVERS) {
-    const m = await measure(kind, 'http', (port) => runWrk(port));
-    record('http', kind, m);
-    results.set(kind, m);
-  }
-  ratios('http', results);
+  await compare('http', 'http', runWrk);
 }
 report.table();
