@@ -91,6 +91,9 @@ export class WorkerServer {
     if (spec.kind === 'http') {
       const listener = handler as http.RequestListener;
       server = spec.ssl === null ? http.createServer(listener) : https.createServer(spec.ssl, listener);
+      // It never listens itself, but Node tracks an http.Server's connections (for closeIdleConnections,
+      // and for its header and request timeouts) only from its 'listening' event on.
+      server.emit('listening');
       const target = server;
       accept = (sock) => void target.emit('connection', sock);
     } else {
@@ -176,6 +179,8 @@ export class WorkerServer {
   #becameIdle(serverId: number, served: Served): void {
     if (!served.closed) return;
     this.#served.delete(serverId);
+    // Stops the connection-checking timer that 'listening' started.
+    served.http?.close();
     for (const resolve of served.idleWaiters.splice(0)) resolve();
   }
 

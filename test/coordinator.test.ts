@@ -266,6 +266,25 @@ test('close stops accepting, keeps open connections, and waitClosed settles afte
   t.true(settled);
 });
 
+test('shutdown closes idle keep-alive HTTP connections at once instead of waiting for the timeout', async (t) => {
+  const runtime = await start(t);
+  const server = await runtime.serveHttp('hello', '127.0.0.1', 0);
+  const agent = new http.Agent({ keepAlive: true });
+  t.teardown(() => agent.destroy());
+  const sock = await new Promise<net.Socket>((resolve, reject) => {
+    const request = http.get({ host: '127.0.0.1', port: portOf(server), agent }, (res) => {
+      res.resume();
+      // Back in the agent's pool, idle.
+      res.on('end', () => resolve(request.socket as net.Socket));
+    });
+    request.on('error', reject);
+  });
+  const started = performance.now();
+  t.is(await runtime.shutdown({ timeout: 5 }), 0);
+  t.true(performance.now() - started < 4000);
+  await closed(sock);
+});
+
 test('no fd is leaked after 5,000 handed-off connections', async (t) => {
   const runtime = await start(t);
   const server = await runtime.createServer('echo', '127.0.0.1', 0);
