@@ -141,7 +141,7 @@ export class Runtime {
 
   #serve(kind: ServeKind, name: string, host: string | string[] | null, port: number | string | null, opts: RuntimeServerOptions): Promise<RuntimeServer> {
     if (this.#closed !== null) return Promise.reject(new RuntimeError('the runtime is closed'));
-    return this.#servers.serve(kind, name, host, port, { policy: this.#policy, ...opts });
+    return this.#servers.serve(kind, name, host, port, { ...opts, policy: opts.policy ?? this.#policy });
   }
 
   /** Hands the unexpected end of `thread` to the supervisor, on the coordinator loop. */

@@ -115,9 +115,9 @@ test('round-robin hands connections to each worker in turn', async (t) => {
   t.deepEqual(seen, [0, 1, 0, 1, 0, 1]);
 });
 
-test('least-connections hands a new connection to the worker with fewer open ones', async (t) => {
-  const runtime = await start(t);
-  const server = await runtime.createServer('whoami', '127.0.0.1', 0, { policy: 'least-connections' });
+const leastConnections = anyTest.macro(async (t, where: 'server' | 'runtime') => {
+  const runtime = await start(t, where === 'runtime' ? { policy: 'least-connections' } : {});
+  const server = await runtime.createServer('whoami', '127.0.0.1', 0, where === 'server' ? { policy: 'least-connections' } : {});
   const a = await whoami(portOf(server));
   const b = await whoami(portOf(server));
   t.deepEqual([a.index, b.index], [0, 1]);
@@ -128,6 +128,14 @@ test('least-connections hands a new connection to the worker with fewer open one
   t.is(c.index, 1);
   a.sock.destroy();
   c.sock.destroy();
+});
+
+test('least-connections hands a new connection to the worker with fewer open ones', leastConnections, 'server');
+test('a policy given to Runtime.start applies to the servers that name none', leastConnections, 'runtime');
+
+test('Runtime.start names a bad policy or flag', async (t) => {
+  await t.throwsAsync(Runtime.start({ workers: 1, module: MODULE, policy: 'fastest' }), { instanceOf: RangeError, message: /^policy must be one of/ });
+  await t.throwsAsync(Runtime.start({ workers: 1, module: MODULE, replaceWorkers: 'yes' as never }), { instanceOf: TypeError, message: /replaceWorkers must be a boolean/ });
 });
 
 test('least-loaded keeps new connections away from a lagging worker loop', async (t) => {
