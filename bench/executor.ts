@@ -5,9 +5,12 @@
  *   Piscina's run() with the same pool options, and Piscina's defaults;
  * - the same through a loop on a worker thread, which reaches the main
  *   thread's pool by BroadcastChannel (the cost of one process-wide pool);
- * - a CPU-bound task (~10 ms of hashing) 64 times in the executor vs inline.
+ * - a CPU-bound task (~10 ms of hashing) 64 times in the executor vs inline,
+ *   and split over plain worker threads: the speed-up the machine allows at
+ *   that moment (the cores are shared with other work).
  * Rounds are interleaved and the best of each kept.
  */
+import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -71,11 +74,12 @@ function workerLoopRate(): Promise<number> {
   }).finally(() => worker.terminate());
 }
 
-/** How many hash rounds take about CPU_TASK_SECONDS inline. */
+/** How many hash rounds take about CPU_TASK_SECONDS inline (the fastest of a few timings, once compiled). */
 function calibrateHash(): number {
-  const probe = 200;
+  const probe = 500;
   hashRounds(probe);
-  const seconds = Math.max(1e-4, timedSync(() => hashRounds(probe)));
+  let seconds = Infinity;
+  for (let i = 0; i < 5; i++) seconds = Math.min(seconds, timedSync(() => hashRounds(probe)));
   return Math.max(1, Math.round((probe * CPU_TASK_SECONDS) / seconds));
 }
 
@@ -85,19 +89,51 @@ function timedSync(body: () => unknown): number {
   return (performance.now() - start) / 1000;
 }
 
-async function cpuSpeedup(loop: EventLoop): Promise<{ inline: number; executor: number }> {
+interface CpuSeconds {
+  inline: number;
+  executor: number;
+  /** The same tasks split over plain worker threads with no executor: what the machine allows at the moment. */
+  rawThreads: number;
+}
+
+/** Seconds for CPU_TASKS hashing tasks inline, in the executor and on plain threads, best of ROUNDS interleaved rounds, after a warm-up. */
+async function cpuSeconds(loop: EventLoop, threads: number): Promise<CpuSeconds> {
   const rounds = calibrateHash();
   const descriptor = { module: TASKS_MODULE, name: 'hashRounds' };
-  // Warm: the executor threads import the module once.
-  await loop.runUntilComplete(loop.runInExecutor(null, descriptor, 1));
-  const inline = timedSync(() => {
+  const inline = (): number => timedSync(() => {
     for (let i = 0; i < CPU_TASKS; i++) hashRounds(rounds);
   });
-  const executor = await timed(() => loop.runUntilComplete(async () => {
+  const inExecutor = (): Promise<number> => timed(() => loop.runUntilComplete(async () => {
     const futures = Array.from({ length: CPU_TASKS }, () => loop.runInExecutor(null, descriptor, rounds));
     for (const future of futures) await future;
   }));
-  return { inline, executor };
+  const hashers = await Promise.all(Array.from({ length: threads }, () => startHasher(rounds, CPU_TASKS / threads)));
+  const onRawThreads = (): Promise<number> => timed(() => Promise.all(hashers.map((hash) => hash())).then(() => {}));
+  // Warm-up: each thread imports the module and compiles the hash loop.
+  await inExecutor();
+  await onRawThreads();
+  const best = { inline: Infinity, executor: Infinity, rawThreads: Infinity };
+  for (let round = 0; round < ROUNDS; round++) {
+    best.inline = Math.min(best.inline, inline());
+    best.executor = Math.min(best.executor, await inExecutor());
+    best.rawThreads = Math.min(best.rawThreads, await onRawThreads());
+  }
+  await Promise.all(hashers.map((hash) => hash(true)));
+  return best;
+}
+
+/** A plain worker thread that runs `count` hash tasks of `rounds` each time it is asked (and ends when asked with `stop`). */
+async function startHasher(rounds: number, count: number): Promise<(stop?: boolean) => Promise<void>> {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { measure: 'hash', rounds, count } });
+  await once(worker, 'online');
+  return async (stop = false) => {
+    if (stop) {
+      await worker.terminate();
+      return;
+    }
+    worker.postMessage('go');
+    await once(worker, 'message');
+  };
 }
 
 async function main(): Promise<void> {
@@ -125,10 +161,13 @@ async function main(): Promise<void> {
   report.figure('worker_loop_tasks_per_s', best.worker, 'tasks/s');
   report.figure('worker_loop_vs_main', best.worker / best.executor, 'x');
 
-  const cpu = await cpuSpeedup(loop);
+  const cpu = await cpuSeconds(loop, threads);
   report.figure('cpu_inline_s', cpu.inline, 's');
   report.figure('cpu_executor_s', cpu.executor, 's');
+  report.figure('cpu_raw_threads_s', cpu.rawThreads, 's');
   report.figure('cpu_speedup', cpu.inline / cpu.executor, 'x');
+  report.figure('cpu_raw_threads_speedup', cpu.inline / cpu.rawThreads, 'x');
+  report.figure('cpu_executor_vs_raw_threads', cpu.rawThreads / cpu.executor, 'x');
   report.figure('executor_threads', threads, 'threads');
   loop.close();
   report.table();
@@ -136,7 +175,13 @@ async function main(): Promise<void> {
 
 if (isMainThread) {
   await main();
-} else if ((workerData as { measure?: string } | null)?.measure === 'executorRate') {
+} else if ((workerData as { measure?: string }).measure === 'hash') {
+  const { rounds, count } = workerData as { rounds: number; count: number };
+  parentPort?.on('message', () => {
+    for (let i = 0; i < count; i++) hashRounds(rounds);
+    parentPort?.postMessage('done');
+  });
+} else if ((workerData as { measure?: string }).measure === 'executorRate') {
   const loop = newEventLoop();
   await executorRate(loop); // warm: the session with the main thread, the threads' compile cache
   const rate = await executorRate(loop);
