@@ -18,12 +18,15 @@
  *   thread's channel; a cancel drops a call that is still queued; "bye"
  *   (when the thread's last loop using it closes) ends the session.
  * Calls and answers travel in batches, one message per microtask each way
- * (see Outbox). BroadcastChannel cannot transfer: buffers marked with `transfer()` are
- * copied once between the worker thread and the main thread, and moved
- * between the main thread and the executor thread.
+ * (see Outbox). BroadcastChannel cannot transfer: buffers marked with
+ * `transfer()` are copied once between the worker thread and the main
+ * thread, and moved between the main thread and the executor thread.
  *
  * The main thread serves these channels from Node's own event loop, so
  * worker loops are served whether or not a loop runs in the main thread.
+ * A thread terminated before its loops closed never says bye: its session
+ * keeps a hold on the pool, whose idle threads Piscina unrefs, so nothing
+ * is kept alive by it.
  */
 import { BroadcastChannel, getEnvironmentData, isMainThread, setEnvironmentData, threadId } from 'node:worker_threads';
 import type { BaseEventLoop } from './base_events.js';

@@ -3,7 +3,7 @@
  * `transfer` marker that asks for ArrayBuffers to be moved rather than
  * copied.
  *
- * This module imports nothing, so the executor threads load it without
+ * This module loads nothing else, so the executor threads use it without
  * loading the event loop.
  */
 import type { MessagePort } from 'node:worker_threads';
@@ -26,7 +26,7 @@ export interface ExecutorTask {
  * so that a self-contained function, which cannot import `transfer`, can
  * still return `{ [Symbol.for('multiloop.transfer')]: [buffer], value }`.
  */
-export const TRANSFER_KEY: unique symbol = Symbol.for('multiloop.transfer') as never;
+export const TRANSFER_KEY: unique symbol = Symbol.for('multiloop.transfer');
 
 /** A value whose listed buffers are moved to the receiving thread, not copied. */
 export interface Transfer<T = unknown> {
@@ -42,7 +42,10 @@ export type Transferable = ArrayBuffer | MessagePort;
  * `value` itself, or its underlying buffer when `value` is a typed array or
  * DataView) are moved to the other thread and become detached (length 0)
  * here. Use it for an argument of `runInExecutor` or for a task's return
- * value; only top-level arguments and the whole result are inspected.
+ * value; only top-level arguments and the whole result are inspected. From
+ * a loop on a worker thread, marked buffers are copied once to the main
+ * thread and moved from there (see executor_bridge.ts), and MessagePorts
+ * cannot be sent.
  */
 export function transfer<T>(value: T, list?: readonly Transferable[]): Transfer<T> {
   if (list === undefined) {

@@ -1,7 +1,7 @@
 /**
  * The task runner of every executor thread: Piscina calls the default export
- * with one `ExecutorTask` (see runtime/executor_task.ts) and sends back what
- * it returns or throws.
+ * with one `ExecutorTask` (see runtime/executor_task.ts) or a batch of them,
+ * and sends back what it returns or throws.
  *
  * A self-contained function arrives as its source text and is compiled here
  * in the thread's global scope, once per thread (cached by text): it sees
