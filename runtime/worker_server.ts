@@ -107,6 +107,8 @@ export class WorkerServer {
   /** Serves the connection whose fd the coordinator handed over for `serverId`. */
   connection(serverId: number, fd: number): void {
     const sock = takeHandoff(fd, this.#stats);
+    // As loop.createServer's connections (and asyncio's TCP transports) are.
+    sock.setNoDelay(true);
     const served = this.#served.get(serverId);
     if (served === undefined) {
       // The coordinator sends a server's connections only between its serve and unserve records.
