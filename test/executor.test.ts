@@ -249,3 +249,20 @@ test('setMaxExecutorThreads rejects a count that is not a positive integer', (t)
   t.throws(() => setMaxExecutorThreads(0), { instanceOf: RangeError, message: /threads/ });
   t.throws(() => setMaxExecutorThreads(1.5), { instanceOf: RangeError, message: /threads/ });
 });
+
+test('setMaxExecutorThreads refuses to resize the running default pool', async (t) => {
+  const loop = loopFor(t);
+  await loop.runUntilComplete(loop.runInExecutor(null, () => 1));
+  t.throws(() => setMaxExecutorThreads(BOUND + 1), { instanceOf: RuntimeError, message: /running/ });
+  t.is(maxExecutorThreads(), BOUND);
+});
+
+test('setDefaultExecutor(null) returns the loop to the shared pool', async (t) => {
+  const loop = loopFor(t);
+  const pool = new Piscina({ maxThreads: 1 });
+  t.teardown(() => pool.destroy());
+  loop.setDefaultExecutor(pool);
+  loop.setDefaultExecutor(null);
+  t.is(await loop.runUntilComplete(loop.runInExecutor(null, () => 'shared')), 'shared');
+  t.is(pool.completed, 0);
+});
