@@ -131,8 +131,25 @@ export class ExecutorQueue {
     });
     this.run(tasks, transferList).then(
       (outcomes) => this.finishBatch(calls, outcomes as PromiseSettledResult<unknown>[]),
-      (error: unknown) => this.finishBatch(calls, null, error),
+      (error: unknown) => {
+        if (isCloneError(error)) this.splitBatch(calls);
+        else this.finishBatch(calls, null, error);
+      },
     );
+  }
+
+  /**
+   * A batch that could not be sent (one call's arguments cannot be cloned)
+   * never started: its calls go again one by one, so that only the bad one
+   * fails. They go at once, briefly over capacity, as they were already
+   * taken from the queue.
+   */
+  private splitBatch(calls: PendingCall[]): void {
+    this.running--;
+    for (const call of calls) {
+      if (call.abandoned()) call.drop();
+      else this.startOne(call);
+    }
   }
 
   private run(task: ExecutorTask | ExecutorTask[], transferList: Transferable[] | null): Promise<unknown> {
@@ -185,4 +202,8 @@ function settle(call: PendingCall, ok: boolean, outcome: unknown): void {
   if (call.abandoned()) call.drop();
   else if (ok) call.resolve(outcome);
   else call.reject(outcome);
+}
+
+function isCloneError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'DataCloneError';
 }

@@ -81,6 +81,31 @@ test('an argument that cannot be cloned rejects the Future with DataCloneError',
   t.is(error?.name, 'DataCloneError');
 });
 
+test('a call whose arguments cannot be cloned fails alone when it queued with others', async (t) => {
+  const loop = loopFor(t);
+  const pool = new Piscina({ maxThreads: 1, minThreads: 1, concurrentTasksPerWorker: 1 });
+  t.teardown(() => pool.destroy());
+  const gate = new SharedArrayBuffer(4);
+  const blocker = loop.runInExecutor(pool, (cells: SharedArrayBuffer) => {
+    Atomics.wait(new Int32Array(cells), 0, 0, 10_000);
+  }, gate);
+  // Queued behind the blocker, these three leave the queue together, as one batch.
+  const queued: Future<unknown>[] = [
+    loop.runInExecutor(pool, (x: number) => x, 1),
+    loop.runInExecutor(pool, (f: unknown) => typeof f, () => 1),
+    loop.runInExecutor(pool, (x: number) => x, 3),
+  ];
+  Atomics.store(new Int32Array(gate), 0, 1);
+  Atomics.notify(new Int32Array(gate), 0);
+  await loop.runUntilComplete(blocker);
+  const outcomes = await loop.runUntilComplete(async () => {
+    const settled: unknown[] = [];
+    for (const future of queued) settled.push(await future.then((v) => v, (e: Error) => e.name));
+    return settled;
+  });
+  t.deepEqual(outcomes, [1, 'DataCloneError', 3]);
+});
+
 test('a method written in shorthand runs from its source', async (t) => {
   const loop = loopFor(t);
   const tasks = { double(x: number) { return x * 2; } };
