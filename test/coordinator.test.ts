@@ -168,6 +168,28 @@ test('a protocol server echoes through the worker that took the connection', asy
   t.is(await echoOnce(portOf(server), 'hello, worker'), 'hello, worker');
 });
 
+test('an exception in a worker loop\'s protocol goes to that loop\'s exception handler, and the loop serves on', async (t) => {
+  const runtime = await start(t);
+  const reports: [number, string][] = [];
+  const reported = new Promise<void>((resolve) =>
+    runtime.loop.register('workerReported', (index: number, message: string) => {
+      reports.push([index, message]);
+      resolve();
+    }),
+  );
+  const coordinatorReports: unknown[] = [];
+  runtime.loop.setExceptionHandler((_loop, context) => coordinatorReports.push(context));
+  const faulty = await runtime.createServer('faulty', '127.0.0.1', 0);
+  const echoServer = await runtime.createServer('echo', '127.0.0.1', 0);
+  const sock = net.connect(portOf(faulty), '127.0.0.1', () => sock.write('boom'));
+  await closed(sock);
+  await reported;
+  t.deepEqual(reports, [[0, 'Fatal error: protocol.dataReceived() call failed.']]);
+  t.is(await echoOnce(portOf(echoServer), 'still serving'), 'still serving');
+  t.is(await echoOnce(portOf(echoServer), 'both loops'), 'both loops');
+  t.deepEqual(coordinatorReports, [], 'no worker died');
+});
+
 test('startServer gives each connection to the registered streams handler', async (t) => {
   const runtime = await start(t);
   const server = await runtime.startServer('streamsEcho', '127.0.0.1', 0);

@@ -34,9 +34,19 @@ class WhoAmI extends Echo {
   }
 }
 
+/** Fails on the first bytes it gets. */
+class Faulty extends Protocol {
+  override dataReceived(): void {
+    throw new Error('faulty protocol');
+  }
+}
+
 export default function setup(loop: EventLoop, ctx: { index: number; coordinator: LoopRef }): void {
   loop.register('echo', () => new Echo());
   loop.register('whoami', () => new WhoAmI(ctx.index));
+  loop.register('faulty', () => new Faulty());
+  // Reports from this loop's exception handler reach the test through the coordinator.
+  loop.setExceptionHandler((_loop, context) => ctx.coordinator.callSoonThreadsafe('workerReported', ctx.index, context.message));
   loop.register('streamsEcho', async (reader: StreamReader, writer: StreamWriter) => {
     const line = await reader.readline();
     writer.write(Buffer.concat([Buffer.from(`${ctx.index}:`), line]));
