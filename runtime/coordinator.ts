@@ -17,7 +17,7 @@ import { createPolicy, type DispatchCandidate } from './dispatch.js';
 import type { EventLoop } from './event_loop.js';
 import { HandoffQueue } from './handoff.js';
 import type { LoopStats, LoopStatsSnapshot } from './loop_stats.js';
-import { openListeners, RuntimeServer, type ServerHost } from './runtime_server.js';
+import { openListeners, RuntimeServer, type ListenSpec, type ServerHost } from './runtime_server.js';
 import { checkHost, checkPort, nodeFamily } from './tcp.js';
 import { DRAIN_CALL, SERVE_CALL, UNSERVE_CALL, type ServeKind, type ServeSpec } from './worker_server.js';
 
@@ -98,13 +98,13 @@ export class Coordinator implements ServerHost {
     if (typeof options !== 'object' || options === null) throw new TypeError(`opts must be an object, not ${options === null ? 'null' : typeof options}`);
     const policy = createPolicy(options.policy);
     const spec: ServeSpec = { kind, name, ssl: checkServerSsl(options.ssl), limit: checkLimit(options.limit, kind) };
-    const listen = {
+    const listen: ListenSpec = {
       host,
       port: 0,
       family: nodeFamily(options.family),
       backlog: checkBacklog(options.backlog),
       reusePort: options.reusePort === true,
-      fd: null as number | null,
+      fd: null,
     };
     if (options.sock !== null && options.sock !== undefined) {
       if ((host !== null && host !== '') || (port !== null && port !== undefined)) throw new TypeError('host and port must not be given with sock');
