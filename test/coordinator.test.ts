@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -210,14 +211,18 @@ test('serveHttp runs a Node (req, res) handler on the worker loops', async (t) =
   ]);
 });
 
-test('TLS is terminated in the worker that took the connection', async (t) => {
+/** A self-signed key and certificate for 127.0.0.1, made with openssl for this test. */
+function selfSigned(t: ExecutionContext): { key: Buffer; cert: Buffer } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiloop-coordinator-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   // prettier-ignore
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1',
     '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1'], { stdio: 'ignore' });
-  const key = fs.readFileSync(path.join(dir, 'key.pem'));
-  const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
+  return { key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) };
+}
+
+test('TLS is terminated in the worker that took the connection', async (t) => {
+  const { key, cert } = selfSigned(t);
   const runtime = await start(t);
   const server = await runtime.createServer('echo', '127.0.0.1', 0, { ssl: { key, cert } });
   const sock = tls.connect({ host: '127.0.0.1', port: portOf(server), ca: cert });
@@ -230,6 +235,22 @@ test('TLS is terminated in the worker that took the connection', async (t) => {
   t.is(reply, 'over tls');
   sock.end();
   await closed(sock);
+});
+
+test('serveHttp with ssl serves HTTPS from the worker loops', async (t) => {
+  const { key, cert } = selfSigned(t);
+  const runtime = await start(t);
+  const server = await runtime.serveHttp('hello', '127.0.0.1', 0, { ssl: { key, cert } });
+  const body = await new Promise<string>((resolve, reject) => {
+    https
+      .get({ host: '127.0.0.1', port: portOf(server), ca: cert, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
+  t.is(body, 'hello from 0\n');
 });
 
 test('a SecureContext cannot cross threads: ssl must be its options, and the error says so', async (t) => {
