@@ -12,9 +12,10 @@
  *
  * When the ring is full, nothing is dropped and loop threads never block:
  * - a producer that may block (an executor or plain worker thread) waits
- *   with `Atomics.wait` until the consumer frees space, in 50 ms slices
- *   between which it checks that the ring is still open (if it closes, the
- *   write throws `RingClosedError`);
+ *   with `Atomics.wait` until the consumer has freed a quarter of the ring
+ *   or ended its batch (a wake-up is a futex round trip: one per quarter,
+ *   not one per record), in 50 ms slices between which it checks that the
+ *   ring is still open (if it closes, the write throws `RingClosedError`);
  * - a producer that must not block (a thread running an event loop)
  *   spills: the record is copied to that producer's own overflow queue,
  *   which is written into the ring, in order, as soon as the consumer frees
@@ -176,7 +177,7 @@ interface Spilled {
 
 /**
  * One thread's producer side of a ring. Use a single writer per ring per
- * thread (`writerFor` in loopref.ts does): FIFO is per writer.
+ * thread (`writerFor` in directory.ts does): FIFO is per writer.
  */
 export class RingWriter {
   readonly ring: Ring;
@@ -469,13 +470,15 @@ export class RingReader {
           }
           if (++sincePublish === PUBLISH_EVERY) {
             sincePublish = 0;
+            this.#publish(head);
             // Waking a blocked producer costs a futex wake on each side: do it once a quarter of the ring is free, not every few records.
-            this.#publish(head, ((head - this.#notifiedHead) >>> 0) >= ring.capacity / 4);
+            if (((head - this.#notifiedHead) >>> 0) >= ring.capacity / 4) this.#notifyWaiters(head);
           }
         }
       }
     } finally {
-      if (head !== this.#head) this.#publish(head, true);
+      if (head !== this.#head) this.#publish(head);
+      if (head !== this.#notifiedHead) this.#notifyWaiters(head);
     }
     return delivered;
   }
@@ -499,17 +502,18 @@ export class RingReader {
     return true;
   }
 
-  /** Publishes HEAD; if `notify`, also wakes the producers waiting for space. */
-  #publish(head: number, notify: boolean): void {
+  #publish(head: number): void {
     this.#head = head;
-    const words = this.ring.words;
-    Atomics.store(words, HEAD, head);
-    if (notify && Atomics.load(words, WAITERS) !== 0) {
-      this.#notifiedHead = head;
-      Atomics.notify(words, HEAD);
-    }
+    Atomics.store(this.ring.words, HEAD, head);
   }
 
+  /** Wakes the producers waiting for space, if any (HEAD is published). */
+  #notifyWaiters(head: number): void {
+    const words = this.ring.words;
+    if (Atomics.load(words, WAITERS) === 0) return;
+    this.#notifiedHead = head;
+    Atomics.notify(words, HEAD);
+  }
 }
 
 function noop(): void {}
