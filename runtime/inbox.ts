@@ -34,9 +34,6 @@ export class Inbox {
     this.#reader = new RingReader(ring);
     this.#decoder = new Decoder(ring.bytes);
     this.#unhook = loop._addIterationHook(this.#drain);
-    // A hook added from inside an iteration first runs when something next
-    // wakes the loop: until it has run, the first producer must do so.
-    ring.wake.arm(this.#wake);
   }
 
   /**
