@@ -5,7 +5,8 @@
  * hook), under a time budget: a flood from other threads is served in
  * slices, between which the loop's own timers, callbacks and I/O run.
  * When the ring is empty the inbox arms the ring's wake word, so an idle
- * loop sleeps without polling and the next producer wakes it (`_wakeup`).
+ * loop sleeps without polling; the next producer wakes it, and the inbox
+ * drains at once, as an I/O event's callback would run (`_callIo`).
  */
 import { performance } from 'node:perf_hooks';
 import { Decoder } from '../shared/codec.js';
