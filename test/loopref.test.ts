@@ -81,6 +81,23 @@ test.serial('4 producer threads × 100,000 messages into one loop with a 4 KiB r
   t.deepEqual(next, [100_000, 100_000, 100_000, 100_000]);
 });
 
+test.serial('a message larger than the ring arrives whole and in order with the messages around it', async (t) => {
+  const loop = newEventLoop();
+  registryOf(loop, Ring.create(4096));
+  const big = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 0xff);
+  const got = collect(loop, 'take', 3);
+  const ref = getLoopRef(loop);
+  // This thread consumes the ring, so these spill to the writer's overflow queue and flow as the loop drains.
+  ref.callSoonThreadsafe('take', 'before');
+  ref.callSoonThreadsafe('take', big);
+  ref.callSoonThreadsafe('take', 'after');
+  const [[first], [second], [third]] = (await loop.runUntilComplete(got)) as [[string], [Uint8Array], [string]];
+  loop.close();
+  t.is(first, 'before');
+  t.is(Buffer.compare(second, big), 0);
+  t.is(third, 'after');
+});
+
 test.serial('an idle loop is woken by one message from another thread', async (t) => {
   const loop = newEventLoop();
   const got = collect(loop, 'ping', 1);
