@@ -15,8 +15,8 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { Ring, RingWriter, type RingClosedError } from './ring.js';
 
 const writers = new Map<number, RingWriter>();
-/** `${reply ring id}>${target ring id}` of introductions already posted from this thread. */
-const introduced = new Set<string>();
+/** Introductions already posted from this thread: target ring ids, by reply ring id. */
+const introduced = new Map<number, Set<number>>();
 
 /** This thread's writer for `ring` (created on first use). */
 export function writerFor(ring: Ring): RingWriter {
@@ -55,9 +55,10 @@ export interface Introduction {
 
 /** Tells the consumer of `target` where to reply to requests from `replyRing` (once per pair). */
 export function introduce(replyRing: Ring, target: Ring): void {
-  const key = `${replyRing.id}>${target.id}`;
-  if (introduced.has(key)) return;
-  introduced.add(key);
+  let targets = introduced.get(replyRing.id);
+  if (targets === undefined) introduced.set(replyRing.id, (targets = new Set()));
+  if (targets.has(target.id)) return;
+  targets.add(target.id);
   const channel = new BroadcastChannel(introductionChannel(target.id));
   channel.postMessage({ buffer: replyRing.buffer } satisfies Introduction);
   channel.close();
