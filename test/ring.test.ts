@@ -188,6 +188,22 @@ test('one wake-up for a burst of records into an idle consumer', async (t) => {
   ring.close();
 });
 
+test('byte positions wrap past 2^32 without losing or reordering a record', (t) => {
+  const ring = Ring.create(256);
+  // White box: HEAD and TAIL are header words 0 and 16 (ring.ts). Start them 40 bytes short of the uint32 wrap.
+  ring.words[0] = ring.words[16] = -40;
+  const reader = new RingReader(ring);
+  const writer = new RingWriter(ring, () => t.fail());
+  const got: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    writer.write(new Uint8Array(20).fill(i & 0xff), true);
+    reader.read((bytes, start) => void got.push(bytes[start]!), Infinity);
+  }
+  t.deepEqual(got, Array.from({ length: 200 }, (_, i) => i & 0xff));
+  t.true(ring.words[0]! > 0, 'HEAD went past the wrap');
+  ring.close();
+});
+
 test('Ring.create rejects a capacity that is not a power of two in range, naming it', (t) => {
   t.throws(() => Ring.create(1000), { instanceOf: RangeError, message: /capacity/ });
   t.throws(() => Ring.create(128), { instanceOf: RangeError, message: /capacity/ });
