@@ -38,6 +38,7 @@ export class BaseEventLoop {
   slowCallbackDuration = 0.1;
 
   private readonly ready = new ReadyQueue<Handle>();
+  private callbacksRun = 0;
   private readonly timers = new TimerQueue();
   private iterationHooks: (() => boolean)[] = [];
   private running = false;
@@ -293,6 +294,26 @@ export class BaseEventLoop {
     _outsideTasks(this.queuePump, this, LATER_SLICE);
   }
 
+  /**
+   * @internal Runs `handle` as one of this loop's callbacks from outside the
+   * ready queue (a call from another thread): counted, and timed in debug mode.
+   */
+  _runHandle(handle: Handle): void {
+    this.callbacksRun++;
+    if (!this.debug) return handle._run();
+    const start = this.time();
+    handle._run();
+    const elapsed = this.time() - start;
+    if (elapsed >= this.slowCallbackDuration) {
+      logger.warn(`Executing ${handle} took ${elapsed.toFixed(3)} seconds`, handle._sourceTraceback ?? '');
+    }
+  }
+
+  /** @internal How many callbacks this loop has run (runtime statistics). */
+  _callbacksRun(): number {
+    return this.callbacksRun;
+  }
+
   /** @internal See LoopCore._inIteration. */
   _inIteration(): boolean {
     return this.inIteration;
@@ -375,23 +396,21 @@ export class BaseEventLoop {
 
   private runReady(count: number): void {
     const ready = this.ready;
+    let run = 0;
     for (let i = 0; i < count; i++) {
       const handle = ready.shift();
-      if (!handle._cancelled) handle._run();
+      if (handle._cancelled) continue;
+      handle._run();
+      run++;
     }
+    this.callbacksRun += run;
   }
 
   private runReadyTimed(count: number): void {
     const ready = this.ready;
     for (let i = 0; i < count; i++) {
       const handle = ready.shift();
-      if (handle._cancelled) continue;
-      const start = this.time();
-      handle._run();
-      const elapsed = this.time() - start;
-      if (elapsed >= this.slowCallbackDuration) {
-        logger.warn(`Executing ${handle} took ${elapsed.toFixed(3)} seconds`, handle._sourceTraceback ?? '');
-      }
+      if (!handle._cancelled) this._runHandle(handle);
     }
   }
 

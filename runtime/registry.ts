@@ -69,12 +69,7 @@ class Registry implements MessageHandler, ReplyEndpoint {
   onCall(name: string, args: unknown[]): void {
     const fn = this.#lookup(name, 'callSoonThreadsafe');
     if (fn === undefined) return;
-    const handle = new Handle(fn, args, this.#loop);
-    if (!this.#loop.getDebug()) return handle._run();
-    const start = this.#loop.time();
-    handle._run();
-    const elapsed = this.#loop.time() - start;
-    if (elapsed >= this.#loop.slowCallbackDuration) logger.warn(`Executing ${handle} (from another thread) took ${elapsed.toFixed(3)} seconds`);
+    this.#loop._runHandle(new Handle(fn, args, this.#loop));
   }
 
   onRequest(name: string, args: unknown[], replyTo: number, requestId: number): void {

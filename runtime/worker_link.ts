@@ -27,5 +27,8 @@ export function linkToCoordinator(loop: EventLoop, data: WorkerLinkData): void {
   installWorkerServer(loop, stats, (name) => registeredFunction(loop, name));
   installWorkerSignals(loop, data.index, LoopRef.from(data.coordinator));
   // The sampler's timer is unreferenced and dies with the thread.
-  startSampling(stats, (s) => s.setExecutorTasks(executorTasks(loop)));
+  startSampling(stats, (s) => {
+    s.setExecutorTasks(executorTasks(loop));
+    s.setCallbacks(loop._callbacksRun());
+  });
 }

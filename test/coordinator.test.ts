@@ -313,6 +313,14 @@ test('stats count each loop\'s open and total connections, and report lag and ri
   t.is(stats[0]!.connectionsTotal + stats[1]!.connectionsTotal, 3);
 });
 
+test('stats count the callbacks each worker loop has run', async (t) => {
+  const runtime = await start(t);
+  const server = await runtime.createServer('echo', '127.0.0.1', 0);
+  t.is(await echoOnce(portOf(server), 'counted'), 'counted');
+  const stats = await statsUntil(runtime, (s) => s[0]!.callbacks + s[1]!.callbacks > 0);
+  t.true(stats.every((s) => Number.isInteger(s.callbacks)));
+});
+
 test('close stops accepting, keeps open connections, and waitClosed settles after the last one ends', async (t) => {
   const runtime = await start(t);
   const server = await runtime.createServer('whoami', '127.0.0.1', 0);
