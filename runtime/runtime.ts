@@ -11,6 +11,7 @@ import type { LoopRef } from '../shared/loopref.js';
 import { DEFAULT_RING_CAPACITY, Ring, checkRingCapacity } from '../shared/ring.js';
 import type { EventLoop } from './event_loop.js';
 import { newEventLoop, setEventLoop } from './events.js';
+import { setMaxExecutorThreads } from './executor_pool.js';
 import { Coordinator, type RuntimeServerOptions } from './coordinator.js';
 import { createPolicy } from './dispatch.js';
 import { LoopStats, type LoopStatsSnapshot } from './loop_stats.js';
@@ -38,6 +39,11 @@ export interface RuntimeOptions {
   replaceWorkers?: boolean;
   /** SIGINT and SIGTERM call `shutdown()` (default true). */
   handleSignals?: boolean;
+  /**
+   * The process-wide default executor: `maxThreads` bounds its threads,
+   * shared by every loop (default: the machine's available parallelism).
+   */
+  executor?: { maxThreads?: number };
 }
 
 /** A started loop thread and its statistics memory. */
@@ -171,7 +177,8 @@ export class Runtime {
    * throws, rejects with that error after ending every thread.
    */
   static async start(options: RuntimeOptions): Promise<Runtime> {
-    const { workers, module, ringSize, ...behaviour } = checkOptions(options);
+    const { workers, module, ringSize, executorThreads, ...behaviour } = checkOptions(options);
+    if (executorThreads !== undefined) setMaxExecutorThreads(executorThreads);
     const running = _getRunningLoop() as EventLoop | null;
     const loop = running ?? newEventLoop();
     const coordinator = registryOf(loop, running === null ? Ring.create(ringSize) : undefined).ref;
@@ -238,6 +245,7 @@ function checkOptions(options: RuntimeOptions): {
   policy: string;
   replaceWorkers: boolean;
   handleSignals: boolean;
+  executorThreads: number | undefined;
 } {
   if (options === null || typeof options !== 'object') throw new TypeError(`Runtime.start: options must be an object, got ${describe(options)}`);
   const workers = options.workers ?? os.availableParallelism();
@@ -250,7 +258,13 @@ function checkOptions(options: RuntimeOptions): {
   createPolicy(policy);
   const replaceWorkers = checkFlag(options.replaceWorkers, 'replaceWorkers');
   const handleSignals = checkFlag(options.handleSignals, 'handleSignals');
-  return { workers, module: moduleUrl(options.module), ringSize, policy, replaceWorkers, handleSignals };
+  const executor = options.executor ?? {};
+  if (executor === null || typeof executor !== 'object') throw new TypeError(`Runtime.start: executor must be an object, got ${describe(executor)}`);
+  const executorThreads = executor.maxThreads;
+  if (executorThreads !== undefined && (!Number.isInteger(executorThreads) || executorThreads < 1)) {
+    throw new RangeError(`Runtime.start: executor.maxThreads must be a positive integer, got ${describe(executorThreads)}`);
+  }
+  return { workers, module: moduleUrl(options.module), ringSize, policy, replaceWorkers, handleSignals, executorThreads };
 }
 
 function checkFlag(value: unknown, name: string): boolean {
