@@ -7,8 +7,11 @@
  * protocol factory (`runtime.createServer`), a streams client handler
  * (`runtime.startServer`) or a Node `(req, res)` handler (`runtime.serveHttp`,
  * through an `http.Server` of this thread fed with `emit('connection')`).
- * TLS is terminated here, with a context built in this thread from the
- * server's key and certificate (a SecureContext cannot cross threads).
+ * Plain protocol and streams connections are served by an FdTransport
+ * straight on the fd (no Node stream: the cheapest path, per connection and
+ * per byte); TLS and HTTP need a Node stream, so their fd is wrapped in a
+ * `net.Socket`. TLS is terminated here, with a context built in this thread
+ * from the server's key and certificate (a SecureContext cannot cross threads).
  *
  * Every connection is counted in the loop's shared statistics while it is
  * open, and tracked so that a drain can wait for it and a shutdown can close
@@ -21,7 +24,9 @@ import tls from 'node:tls';
 import type { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
 import type { EventLoop } from './event_loop.js';
+import { adoptConnectedFd, FdTransport, startFdTransport } from './fd_transport.js';
 import { CONNECTION_CALL, takeHandoff } from './handoff.js';
+import { native } from '../native/index.js';
 import type { LoopStats } from './loop_stats.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { StreamReader, StreamReaderProtocol, type ClientConnected } from './streams.js';
@@ -52,10 +57,14 @@ export type RegisteredLookup = (name: string) => unknown;
 /** How often a drain re-checks its connections (seconds): an HTTP keep-alive connection turns idle only when its response ends. */
 const DRAIN_POLL = 0.05;
 
+/** An open connection: a Node socket (TLS, HTTP), or the transport that serves the fd. */
+type Connection = net.Socket | FdTransport;
+
 /** One runtime server as this worker serves it. */
 interface Served {
-  readonly accept: (sock: net.Socket) => void;
-  readonly sockets: Set<net.Socket>;
+  /** Takes the handed-off fd and serves it; counts it in `connections` until it ends. */
+  readonly accept: (fd: number) => void;
+  readonly connections: Set<Connection>;
   readonly http: http.Server | null;
   /** Set by `unserve`: the coordinator sends no more connections for it. */
   closed: boolean;
@@ -86,8 +95,8 @@ export class WorkerServer {
       throw new RuntimeError(`no function is registered as '${spec.name}' on worker loop (register it with loop.register in the worker module's setup)`);
     }
     const context = spec.ssl === null ? null : tls.createSecureContext(spec.ssl);
-    let accept: (sock: net.Socket) => void;
     let server: http.Server | null = null;
+    let accept: (served: Served, fd: number) => void;
     if (spec.kind === 'http') {
       const listener = handler as http.RequestListener;
       server = spec.ssl === null ? http.createServer(listener) : https.createServer(spec.ssl, listener);
@@ -95,34 +104,29 @@ export class WorkerServer {
       // and for its header and request timeouts) only from its 'listening' event on.
       server.emit('listening');
       const target = server;
-      accept = (sock) => void target.emit('connection', sock);
+      accept = (served, fd) => this.#acceptSocket(serverId, served, fd, (sock) => void target.emit('connection', sock));
     } else {
       const factory: ProtocolFactory<Protocol> =
         spec.kind === 'streams' ? this.#streamsFactory(handler as ClientConnected, spec.limit) : (handler as ProtocolFactory<Protocol>);
-      accept = (sock) => void acceptedConnection(this.#loop, sock, factory, context);
+      accept =
+        context === null
+          ? (served, fd) => this.#acceptFd(serverId, served, fd, factory)
+          : (served, fd) => this.#acceptSocket(serverId, served, fd, (sock) => void acceptedConnection(this.#loop, sock, factory, context));
     }
-    this.#served.set(serverId, { accept, sockets: new Set(), http: server, closed: false, idleWaiters: [] });
+    const served: Served = { accept: (fd) => accept(served, fd), connections: new Set(), http: server, closed: false, idleWaiters: [] };
+    this.#served.set(serverId, served);
   }
 
   /** Serves the connection whose fd the coordinator handed over for `serverId`. */
   connection(serverId: number, fd: number): void {
-    const sock = takeHandoff(fd, this.#stats);
-    // As loop.createServer's connections (and asyncio's TCP transports) are.
-    sock.setNoDelay(true);
     const served = this.#served.get(serverId);
     if (served === undefined) {
       // The coordinator sends a server's connections only between its serve and unserve records.
-      sock.destroy();
+      this.#stats.handoffTaken();
+      native.close(fd);
       throw new RuntimeError(`a connection arrived for server ${serverId}, which this loop does not serve; it was closed`);
     }
-    this.#stats.connectionOpened();
-    served.sockets.add(sock);
-    sock.once('close', () => {
-      served.sockets.delete(sock);
-      this.#stats.connectionClosed();
-      if (served.sockets.size === 0) this.#becameIdle(serverId, served);
-    });
-    served.accept(sock);
+    served.accept(fd);
   }
 
   /**
@@ -133,7 +137,7 @@ export class WorkerServer {
     const served = this.#served.get(serverId);
     if (served === undefined) return Promise.resolve();
     served.closed = true;
-    if (served.sockets.size === 0) {
+    if (served.connections.size === 0) {
       this.#becameIdle(serverId, served);
       return Promise.resolve();
     }
@@ -143,7 +147,7 @@ export class WorkerServer {
   /** Connections open on this loop, over every server. */
   get connections(): number {
     let n = 0;
-    for (const served of this.#served.values()) n += served.sockets.size;
+    for (const served of this.#served.values()) n += served.connections.size;
     return n;
   }
 
@@ -170,12 +174,55 @@ export class WorkerServer {
   abortAll(): number {
     let n = 0;
     for (const served of this.#served.values()) {
-      for (const sock of served.sockets) {
-        sock.destroy();
+      for (const connection of served.connections) {
+        if (connection instanceof FdTransport) connection.abort();
+        else connection.destroy();
         n++;
       }
     }
     return n;
+  }
+
+  /** Serves `fd` on a `net.Socket` of this thread, given to `serve`; counted until the socket closes. */
+  #acceptSocket(serverId: number, served: Served, fd: number, serve: (sock: net.Socket) => void): void {
+    const sock = takeHandoff(fd, this.#stats);
+    // As loop.createServer's connections (and asyncio's TCP transports) are.
+    sock.setNoDelay(true);
+    this.#opened(served, sock);
+    sock.once('close', () => this.#ended(serverId, served, sock));
+    serve(sock);
+  }
+
+  /**
+   * Serves `fd` with an FdTransport and a protocol of `factory`; counted
+   * until its `connectionLost` ran. A failing factory (or socket set-up)
+   * goes to the loop's exception handler, and the fd is closed.
+   */
+  #acceptFd(serverId: number, served: Served, fd: number, factory: ProtocolFactory<Protocol>): void {
+    // Counted before it is wrapped: see handoff.ts.
+    this.#stats.handoffTaken();
+    const sock = adoptConnectedFd(fd);
+    let transport: FdTransport;
+    // Counted once created (below); its connectionLost runs later, from the loop.
+    const owner = { _attach: () => {}, _detach: () => this.#ended(serverId, served, transport) };
+    try {
+      transport = startFdTransport(this.#loop, sock, factory, owner);
+    } catch (exc) {
+      this.#loop.callExceptionHandler({ message: 'cannot serve an accepted connection', exception: exc });
+      return;
+    }
+    this.#opened(served, transport);
+  }
+
+  #opened(served: Served, connection: Connection): void {
+    this.#stats.connectionOpened();
+    served.connections.add(connection);
+  }
+
+  #ended(serverId: number, served: Served, connection: Connection): void {
+    served.connections.delete(connection);
+    this.#stats.connectionClosed();
+    if (served.connections.size === 0) this.#becameIdle(serverId, served);
   }
 
   #becameIdle(serverId: number, served: Served): void {
