@@ -2,9 +2,10 @@
  * bench:threadsafe — cross-thread calls through a loop's ring against
  * MessagePort.postMessage, between the same threads, in one run.
  *
- * 1. Throughput: 1 and 3 producer threads each send N small messages (a
- *    name, an int, two floats) to the main thread's loop, through
- *    `LoopRef.callSoonThreadsafe` and through `postMessage`.
+ * 1. Throughput: 1 and 3 producer threads send small messages (a name, an
+ *    int, two floats; the same number per round, split among them) to the main thread's loop, through
+ *    `LoopRef.callSoonThreadsafe` and through `postMessage`, in alternating
+ *    rounds after a warm-up round (the steady state, not the JIT's start).
  * 2. Round trip between two idle loops (main, and a worker running a loop):
  *    ping with callSoonThreadsafe and pong back, against a postMessage
  *    ping-pong; plus `LoopRef.call`'s round trip.
@@ -18,7 +19,10 @@ import { LoopRef, type LoopRefData } from '../shared/loopref.js';
 import { Ring, RingReader, RingWriter } from '../shared/ring.js';
 import { getLoopRef, newEventLoop, type EventLoop } from '../runtime/index.js';
 
-const MESSAGES_PER_PRODUCER = 200_000;
+/** Messages per throughput round, split among the producers. */
+const MESSAGES_PER_ROUND = 300_000;
+/** Throughput rounds per path: a warm-up, then the measured ones (their median is reported). */
+const ROUNDS = 4;
 const RTT_SAMPLES = 600;
 /** Round trips run first and not counted, so that both paths are measured with their code optimized. */
 const RTT_WARMUP = 300;
@@ -26,8 +30,8 @@ const RTT_WARMUP = 300;
 const RTT_GAP = 0.002;
 
 type Role =
-  | { role: 'ring-producer'; ref: LoopRefData; go: SharedArrayBuffer; count: number }
-  | { role: 'port-producer'; port: MessagePort; go: SharedArrayBuffer; count: number }
+  | { role: 'ring-producer'; ref: LoopRefData; go: SharedArrayBuffer; rounds: number; count: number }
+  | { role: 'port-producer'; port: MessagePort; go: SharedArrayBuffer; rounds: number; count: number }
   | { role: 'echo-loop'; main: LoopRefData; port: MessagePort }
   | { role: 'raw-echo'; inbox: SharedArrayBuffer; outbox: SharedArrayBuffer; doorbell: MessagePort | null };
 
@@ -41,8 +45,7 @@ function emit(figure: string, value: number, unit: string): void {
 
 async function main(): Promise<void> {
   for (const producers of [1, 3]) {
-    const ring = await throughput(producers, 'ring');
-    const port = await throughput(producers, 'port');
+    const { ring, port } = await throughput(producers);
     emit(`threadsafe${producers}_msgs_per_s`, ring.perSecond, 'msg/s');
     emit(`postMessage${producers}_msgs_per_s`, port.perSecond, 'msg/s');
     emit(`threadsafe${producers}_vs_postMessage`, ring.perSecond / port.perSecond, 'x');
@@ -66,41 +69,76 @@ async function main(): Promise<void> {
   emit('wake_rtt_waitAsync_vs_doorbell', waitAsync.p50 / doorbell.p50, 'x');
 }
 
+interface Rate {
+  perSecond: number;
+  perCpuSecond: number;
+}
+
 /**
- * Messages from `producers` threads into this thread's loop, by ring or by
- * postMessage: per second of wall time, and per second of the process's
- * CPU time (all threads: producers and consumer).
+ * Messages from `producers` threads into this thread's loop, by ring and
+ * by postMessage, in alternating rounds between the same threads: the
+ * median round's messages per second of wall time, and messages per
+ * second of the process's CPU time (all threads: producers and consumer).
+ * The producers live through every round, and the first round of each
+ * path is a warm-up, so both are measured with their code optimized on
+ * both sides.
  */
-async function throughput(producers: number, via: 'ring' | 'port'): Promise<{ perSecond: number; perCpuSecond: number }> {
+async function throughput(producers: number): Promise<{ ring: Rate; port: Rate }> {
   const loop = newEventLoop();
-  const total = producers * MESSAGES_PER_PRODUCER;
-  const done = loop.createFuture<number>();
   let received = 0;
+  let expected = 0;
+  let done = loop.createFuture<number>();
   const onMessage = (): void => {
-    if (++received === total) done.setResult(performance.now());
+    if (++received === expected) done.setResult(performance.now());
   };
   loop.register('m', (_i: number, _a: number, _b: number) => onMessage());
-  const go = new SharedArrayBuffer(4);
   const ports: MessagePort[] = [];
-  const workers = Array.from({ length: producers }, () => {
-    if (via === 'ring') return spawn({ role: 'ring-producer', ref: getLoopRef(loop), go, count: MESSAGES_PER_PRODUCER });
-    const { port1, port2 } = new MessageChannel();
-    port1.on('message', (m: [string, number, number, number]) => loop._callIo(onMessage, ...m));
-    ports.push(port1);
-    return spawn({ role: 'port-producer', port: port2, go, count: MESSAGES_PER_PRODUCER }, [port2]);
+  const groups = (['ring', 'port'] as const).map((via) => {
+    const go = new SharedArrayBuffer(4);
+    const count = MESSAGES_PER_ROUND / producers;
+    const workers = Array.from({ length: producers }, () => {
+      if (via === 'ring') return spawn({ role: 'ring-producer', ref: getLoopRef(loop), go, rounds: ROUNDS, count });
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (m: [string, number, number, number]) => loop._callIo(onMessage, ...m));
+      ports.push(port1);
+      return spawn({ role: 'port-producer', port: port2, go, rounds: ROUNDS, count }, [port2]);
+    });
+    return { via, go: new Int32Array(go), workers, rates: [] as number[], cpu: 0, counted: 0 };
   });
-  // Timed from the start flag: every producer has loaded its modules and is waiting on it.
-  await Promise.all(workers.map((w) => w.message));
-  const start = performance.now();
-  const cpu = process.cpuUsage();
-  Atomics.store(new Int32Array(go), 0, 1);
-  Atomics.notify(new Int32Array(go), 0);
-  const end = await loop.runUntilComplete(done);
-  const { user, system } = process.cpuUsage(cpu);
-  await Promise.all(workers.map((w) => w.exited));
+  // Every producer has loaded its modules and waits on its group's start word.
+  await Promise.all(groups.flatMap((g) => g.workers.map((w) => w.message)));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const group of groups) {
+      received = 0;
+      expected = messagesIn(round, MESSAGES_PER_ROUND);
+      done = loop.createFuture<number>();
+      const start = performance.now();
+      const cpu = process.cpuUsage();
+      Atomics.store(group.go, 0, round);
+      Atomics.notify(group.go, 0);
+      const end = await loop.runUntilComplete(done);
+      const { user, system } = process.cpuUsage(cpu);
+      if (round === 1) continue;
+      group.rates.push(expected / ((end - start) / 1000));
+      group.cpu += (user + system) / 1e6;
+      group.counted += expected;
+    }
+  }
+  await Promise.all(groups.flatMap((g) => g.workers.map((w) => w.exited)));
   for (const port of ports) port.close();
   loop.close();
-  return { perSecond: total / ((end - start) / 1000), perCpuSecond: total / ((user + system) / 1e6) };
+  const [ring, port] = groups.map((g) => ({ perSecond: median(g.rates), perCpuSecond: g.counted / g.cpu }));
+  return { ring: ring!, port: port! };
+}
+
+/** Of `count` messages per round, those sent in `round` (the first, a warm-up, is shorter). */
+function messagesIn(round: number, count: number): number {
+  return round === 1 ? count / 4 : count;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
 }
 
 interface Percentiles {
@@ -223,14 +261,18 @@ async function worker(data: Role): Promise<void> {
     case 'ring-producer': {
       const ref = LoopRef.from(data.ref);
       parentPort!.postMessage('ready');
-      Atomics.wait(new Int32Array(data.go), 0, 0);
-      for (let i = 0; i < data.count; i++) ref.callSoonThreadsafe('m', i, 1.5, 2.5);
+      for (let round = 1; round <= data.rounds; round++) {
+        awaitRound(data.go, round);
+        for (let i = 0, n = messagesIn(round, data.count); i < n; i++) ref.callSoonThreadsafe('m', i, 1.5, 2.5);
+      }
       return;
     }
     case 'port-producer': {
       parentPort!.postMessage('ready');
-      Atomics.wait(new Int32Array(data.go), 0, 0);
-      for (let i = 0; i < data.count; i++) data.port.postMessage(['m', i, 1.5, 2.5]);
+      for (let round = 1; round <= data.rounds; round++) {
+        awaitRound(data.go, round);
+        for (let i = 0, n = messagesIn(round, data.count); i < n; i++) data.port.postMessage(['m', i, 1.5, 2.5]);
+      }
       data.port.close();
       return;
     }
@@ -275,6 +317,12 @@ async function worker(data: Role): Promise<void> {
       return;
     }
   }
+}
+
+/** Blocks this producer thread until the main thread starts `round`. */
+function awaitRound(go: SharedArrayBuffer, round: number): void {
+  const word = new Int32Array(go);
+  for (let seen = Atomics.load(word, 0); seen < round; seen = Atomics.load(word, 0)) Atomics.wait(word, 0, seen);
 }
 
 function noop(): void {}
