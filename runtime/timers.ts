@@ -19,8 +19,14 @@ import type { TimerHandle } from './handles.js';
 const MIN_PURGE_SIZE = 100;
 const BUCKETS_PER_SECOND = 10_000;
 
+/** The timers of one 0.1 ms slice of time; `sorted` saves the sort when they came in deadline order. */
+interface Bucket {
+  timers: TimerHandle[];
+  sorted: boolean;
+}
+
 export class TimerQueue {
-  private readonly buckets = new Map<number, TimerHandle[]>();
+  private readonly buckets = new Map<number, Bucket>();
   /** Binary min-heap of the bucket keys present in `buckets`. */
   private keys: number[] = [];
   private count = 0;
@@ -35,10 +41,12 @@ export class TimerQueue {
     const key = Math.floor(timer._when * BUCKETS_PER_SECOND);
     const bucket = this.buckets.get(key);
     if (bucket === undefined) {
-      this.buckets.set(key, [timer]);
+      this.buckets.set(key, { timers: [timer], sorted: true });
       this.pushKey(key);
     } else {
-      bucket.push(timer);
+      const timers = bucket.timers;
+      if (bucket.sorted && timer._when < timers[timers.length - 1]!._when) bucket.sorted = false;
+      timers.push(timer);
     }
     this.count++;
   }
@@ -48,7 +56,7 @@ export class TimerQueue {
     while (this.keys.length > 0) {
       const key = this.keys[0]!;
       let earliest = Infinity;
-      for (const timer of this.buckets.get(key)!) {
+      for (const timer of this.buckets.get(key)!.timers) {
         if (!timer._cancelled && timer._when < earliest) earliest = timer._when;
       }
       if (earliest !== Infinity) return earliest;
@@ -63,23 +71,30 @@ export class TimerQueue {
     while (this.keys.length > 0 && this.keys[0]! <= nowKey) {
       const key = this.keys[0]!;
       const bucket = this.buckets.get(key)!;
-      if (bucket.length > 1) bucket.sort(byDeadline);
-      let taken = 0;
-      while (taken < bucket.length && bucket[taken]!._when <= now) {
-        const timer = bucket[taken++]!;
+      const timers = bucket.timers;
+      if (!bucket.sorted) {
+        timers.sort(byDeadline);
+        bucket.sorted = true;
+      }
+      // A bucket wholly in the past is due whole; only the current one is cut at `now`.
+      let due = timers.length;
+      if (key === nowKey) {
+        due = 0;
+        while (due < timers.length && timers[due]!._when <= now) due++;
+      }
+      for (let i = 0; i < due; i++) {
+        const timer = timers[i]!;
         timer._scheduled = false;
         if (timer._cancelled) this.cancelledCount--;
         else sink(timer);
       }
-      this.count -= taken;
-      if (taken === bucket.length) {
-        this.buckets.delete(key);
-        this.popKey();
-      } else {
-        // Only the current bucket can be partly due: keep its later timers.
-        bucket.splice(0, taken);
+      this.count -= due;
+      if (due < timers.length) {
+        timers.splice(0, due);
         return;
       }
+      this.buckets.delete(key);
+      this.popKey();
     }
   }
 
@@ -90,7 +105,7 @@ export class TimerQueue {
   }
 
   clear(): void {
-    for (const bucket of this.buckets.values()) for (const timer of bucket) timer._scheduled = false;
+    for (const bucket of this.buckets.values()) for (const timer of bucket.timers) timer._scheduled = false;
     this.buckets.clear();
     this.keys = [];
     this.count = 0;
@@ -99,11 +114,11 @@ export class TimerQueue {
 
   private purge(): void {
     for (const [key, bucket] of this.buckets) {
-      const live = bucket.filter((timer) => {
+      const live = bucket.timers.filter((timer) => {
         if (timer._cancelled) timer._scheduled = false;
         return !timer._cancelled;
       });
-      if (live.length > 0) this.buckets.set(key, live);
+      if (live.length > 0) bucket.timers = live;
       else this.buckets.delete(key);
     }
     this.keys = [...this.buckets.keys()].sort((a, b) => a - b); // a sorted array is a valid heap
@@ -112,10 +127,10 @@ export class TimerQueue {
   }
 
   private dropBucket(key: number): void {
-    const bucket = this.buckets.get(key)!;
-    for (const timer of bucket) timer._scheduled = false;
-    this.count -= bucket.length;
-    this.cancelledCount -= bucket.length;
+    const timers = this.buckets.get(key)!.timers;
+    for (const timer of timers) timer._scheduled = false;
+    this.count -= timers.length;
+    this.cancelledCount -= timers.length;
     this.buckets.delete(key);
     this.popKey();
   }

@@ -74,6 +74,18 @@ test('callLater and callAt timers run in deadline order, negative delays first',
   t.deepEqual(order, ['-1', '0', 'at +0.01', 'at +0.015', '0.02', '0.03']);
 });
 
+test('timers within the same tenth of a millisecond run in deadline order, equal deadlines in scheduling order', async (t) => {
+  const loop = loopFor(t);
+  const order: string[] = [];
+  const base = Math.floor(loop.time() * 10_000) / 10_000 + 0.01; // the start of one 0.1 ms timer bucket
+  loop.callAt(base + 0.00008, () => order.push('+80us'));
+  loop.callAt(base + 0.00002, () => order.push('+20us a'));
+  loop.callAt(base + 0.00005, () => order.push('+50us'));
+  loop.callAt(base + 0.00002, () => order.push('+20us b'));
+  await runFor(loop, 0.03);
+  t.deepEqual(order, ['+20us a', '+20us b', '+50us', '+80us']);
+});
+
 test('a timer in the past runs in the next iteration', async (t) => {
   const loop = loopFor(t);
   let calls = 0;
