@@ -14,7 +14,8 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { newEventLoop, Protocol, type Transport } from 'multiloop';
+import { newEventLoop } from 'multiloop';
+import { EchoProtocol } from '../examples/echo_protocol.js';
 import { createReporter } from './report.js';
 
 const SECONDS = Number(process.env.ECHO_SECONDS ?? 3);
@@ -31,17 +32,6 @@ interface Load {
 
 interface Measured extends Load {
   cpu: number;
-}
-
-/** Echoes every byte back: the whole server side of the multiloop run. */
-class EchoProtocol extends Protocol {
-  private transport!: Transport;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Buffer): void {
-    this.transport.write(data);
-  }
 }
 
 /** Runs the load client against `port`; settles with its report and this process's CPU seconds meanwhile. */

@@ -3,21 +3,10 @@
  * protocol and a hello-world HTTP handler on each worker loop.
  */
 import type http from 'node:http';
-import { Protocol, type EventLoop, type Transport } from '../runtime/index.js';
-
-class Echo extends Protocol {
-  #transport: Transport | null = null;
-
-  override connectionMade(transport: Transport): void {
-    this.#transport = transport;
-  }
-
-  override dataReceived(data: Buffer): void {
-    this.#transport!.write(data);
-  }
-}
+import type { EventLoop } from '../runtime/index.js';
+import { EchoProtocol } from '../examples/echo_protocol.js';
 
 export default function setup(loop: EventLoop): void {
-  loop.register('echo', () => new Echo());
+  loop.register('echo', () => new EchoProtocol());
   loop.register('hello', (_req: http.IncomingMessage, res: http.ServerResponse) => res.end('hello\n'));
 }

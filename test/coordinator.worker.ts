@@ -5,22 +5,10 @@
 import type http from 'node:http';
 import { threadId } from 'node:worker_threads';
 import { Protocol, type EventLoop, type LoopRef, type StreamReader, type StreamWriter, type Transport } from 'multiloop';
-
-/** Echoes every byte back. */
-class Echo extends Protocol {
-  #transport: Transport | null = null;
-
-  override connectionMade(transport: Transport): void {
-    this.#transport = transport;
-  }
-
-  override dataReceived(data: Buffer): void {
-    this.#transport!.write(data);
-  }
-}
+import { EchoProtocol } from '../examples/echo_protocol.js';
 
 /** Says which worker serves the connection, then echoes. */
-class WhoAmI extends Echo {
+class WhoAmI extends EchoProtocol {
   readonly #index: number;
 
   constructor(index: number) {
@@ -42,7 +30,7 @@ class Faulty extends Protocol {
 }
 
 export default function setup(loop: EventLoop, ctx: { index: number; coordinator: LoopRef }): void {
-  loop.register('echo', () => new Echo());
+  loop.register('echo', () => new EchoProtocol());
   loop.register('whoami', () => new WhoAmI(ctx.index));
   loop.register('faulty', () => new Faulty());
   // Reports from this loop's exception handler reach the test through the coordinator.

@@ -3,17 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { newEventLoop, Protocol, type EventLoop, type Future, type Server, type Transport } from 'multiloop';
-
-/** Echoes every byte back. */
-class Echo extends Protocol {
-  transport!: Transport;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Buffer): void {
-    this.transport.write(data);
-  }
-}
+import { EchoProtocol } from '../examples/echo_protocol.js';
 
 /** Sends one message, closes once it came back whole; `done` settles with the echo at connectionLost. */
 class PingOnce extends Protocol {
@@ -68,7 +58,7 @@ test.serial('1,000 TCP connections leave the count of open fds unchanged', async
   try {
     const before = openFds();
     await loop.runUntilComplete(async () => {
-      const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+      const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
       const port = (server.sockets![0]!.getsockname() as [string, number])[1];
       const ok = await pingMany(loop, 1000, 20, (factory) => loop.createConnection(factory, '127.0.0.1', port));
       t.is(ok, 1000);
@@ -87,13 +77,13 @@ test.serial('300 UNIX connections and 300 refused connects leave the count of op
     const before = openFds();
     await loop.runUntilComplete(async () => {
       const sockPath = path.join(dir, 'leak.sock');
-      const server = await loop.createUnixServer(() => new Echo(), sockPath);
+      const server = await loop.createUnixServer(() => new EchoProtocol(), sockPath);
       const ok = await pingMany(loop, 300, 20, (factory) => loop.createUnixConnection(factory, sockPath));
       t.is(ok, 300);
       await closeServer(server);
       let refused = 0;
       for (let i = 0; i < 300; i++) {
-        await loop.createUnixConnection(() => new Echo(), sockPath).catch((err: NodeJS.ErrnoException) => {
+        await loop.createUnixConnection(() => new EchoProtocol(), sockPath).catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') refused++;
         });
       }

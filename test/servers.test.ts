@@ -1,23 +1,17 @@
 import net from 'node:net';
 import test from 'ava';
 import {
-  AF_INET, newEventLoop, Protocol, SO_REUSEADDR, SOCK_STREAM, Socket, socket, SOL_SOCKET,
-  type EventLoop, type Future, type Server, type Transport,
+  AF_INET, newEventLoop, SO_REUSEADDR, SOCK_STREAM, Socket, socket, SOL_SOCKET,
+  type EventLoop, type Future, type Server,
 } from 'multiloop';
+import { EchoProtocol } from '../examples/echo_protocol.js';
 
 /** Echoes every byte back; `lost` settles on connectionLost. */
-class Echo extends Protocol {
-  transport!: Transport;
+class Echo extends EchoProtocol {
   readonly lost: Future<Error | null>;
   constructor(loop: EventLoop) {
     super();
     this.lost = loop.createFuture();
-  }
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Buffer): void {
-    this.transport.write(data);
   }
   override connectionLost(exc: Error | null): void {
     this.lost.setResult(exc);

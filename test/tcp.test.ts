@@ -5,6 +5,7 @@ import {
   AF_INET, logger, newEventLoop, Protocol, RuntimeError, SOCK_STREAM, socket,
   type EventLoop, type Future, type Server, type Transport,
 } from 'multiloop';
+import { EchoProtocol } from '../examples/echo_protocol.js';
 
 /** Records every callback in order; `seen(name)` settles once that callback ran. */
 class Recorder extends Protocol {
@@ -68,17 +69,6 @@ class Recorder extends Protocol {
   }
 }
 
-/** Echoes every byte back. */
-class Echo extends Protocol {
-  transport!: Transport;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Buffer): void {
-    this.transport.write(data);
-  }
-}
-
 async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
   const loop = newEventLoop();
   try {
@@ -114,7 +104,7 @@ function openFds(): number {
 
 test.serial('a connection delivers connectionMade, dataReceived, eofReceived, then connectionLost(null) once', async (t) => {
   await run(async (loop) => {
-    const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+    const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server));
     t.deepEqual(client.events, ['made']);
     transport.write(Buffer.from('hello'));
@@ -239,7 +229,7 @@ test.serial('pauseReading stops dataReceived until resumeReading, losing no byte
 
 test.serial('setWriteBufferLimits rejects high < low with a RangeError', async (t) => {
   await run(async (loop) => {
-    const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+    const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const [transport] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server));
     t.throws(() => transport.setWriteBufferLimits(10, 20), { instanceOf: RangeError, message: /high/ });
     transport.abort();
@@ -278,7 +268,7 @@ test.serial('getExtraInfo gives peername, sockname and socket', async (t) => {
 test.serial('a write after close() is dropped with a debug-mode warning, never thrown', async (t) => {
   await run(async (loop) => {
     loop.setDebug(true);
-    const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+    const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server));
     transport.close();
     const warnings: unknown[] = [];
@@ -297,7 +287,7 @@ test.serial('a write after close() is dropped with a debug-mode warning, never t
 
 test.serial('write after writeEof() throws RuntimeError', async (t) => {
   await run(async (loop) => {
-    const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+    const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const [transport] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server));
     t.true(transport.canWriteEof());
     transport.writeEof();
@@ -353,7 +343,7 @@ test.serial('an exception in dataReceived goes to the exception handler and abor
 
 test.serial('createConnection adopts an already connected net.Socket given as sock', async (t) => {
   await run(async (loop) => {
-    const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+    const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const sock = net.connect(portOf(server), '127.0.0.1');
     await new Promise((resolve) => sock.once('connect', resolve));
     const [transport, client] = await loop.createConnection(() => new Recorder(loop), null, null, { sock });
@@ -396,7 +386,7 @@ test.serial('createConnection rejects bad arguments with TypeError or RangeError
 
 test.serial('a write of a string throws a TypeError naming data', async (t) => {
   await run(async (loop) => {
-    const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0);
+    const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const [transport] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server));
     t.throws(() => transport.write('text' as never), { instanceOf: TypeError, message: /data/ });
     transport.abort();
@@ -406,7 +396,7 @@ test.serial('a write of a string throws a TypeError naming data', async (t) => {
 
 test.serial('loop.close() closes transports and servers left open', async (t) => {
   const loop = newEventLoop();
-  const server = await loop.runUntilComplete(() => loop.createServer(() => new Echo(), '127.0.0.1', 0));
+  const server = await loop.runUntilComplete(() => loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0));
   const [transport] = await loop.runUntilComplete(() =>
     loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server)),
   );

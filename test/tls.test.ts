@@ -6,6 +6,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import test from 'ava';
 import { newEventLoop, Protocol, type EventLoop, type Future, type Server, type Transport } from 'multiloop';
+import { EchoProtocol } from '../examples/echo_protocol.js';
 
 /** Collects received bytes; `lost` settles on connectionLost. */
 class Collector extends Protocol {
@@ -24,17 +25,6 @@ class Collector extends Protocol {
   }
   override connectionLost(exc: Error | null): void {
     this.lost.setResult(exc);
-  }
-}
-
-/** Echoes every byte back, then closes at EOF. */
-class Echo extends Protocol {
-  transport!: Transport;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Buffer): void {
-    this.transport.write(data);
   }
 }
 
@@ -68,7 +58,7 @@ async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
 }
 
 async function tlsEchoServer(loop: EventLoop): Promise<[Server, number]> {
-  const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: serverContext });
+  const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0, { ssl: serverContext });
   return [server, (server.sockets![0]!.getsockname() as [string, number])[1]];
 }
 
@@ -160,7 +150,7 @@ test.serial('ssl without a host requires serverHostname', async (t) => {
 test.serial('TLS works over UNIX sockets', async (t) => {
   await run(async (loop) => {
     const sockPath = path.join(dir, 'tls.sock');
-    const server = await loop.createUnixServer(() => new Echo(), sockPath, { ssl: serverContext });
+    const server = await loop.createUnixServer(() => new EchoProtocol(), sockPath, { ssl: serverContext });
     const [transport, client] = await loop.createUnixConnection(() => new Collector(loop), sockPath, {
       ssl: clientContext,
       serverHostname: 'localhost',

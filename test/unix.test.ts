@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { AF_UNIX, newEventLoop, Protocol, SOCK_STREAM, socket, socketpair, type EventLoop, type Future, type Transport } from 'multiloop';
+import { EchoProtocol } from '../examples/echo_protocol.js';
 
 /** Collects received bytes; `lost` settles on connectionLost. */
 class Collector extends Protocol {
@@ -21,17 +22,6 @@ class Collector extends Protocol {
   }
   override connectionLost(exc: Error | null): void {
     this.lost.setResult(exc);
-  }
-}
-
-/** Echoes every byte back, then closes at EOF. */
-class Echo extends Protocol {
-  transport!: Transport;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Buffer): void {
-    this.transport.write(data);
   }
 }
 
@@ -55,9 +45,9 @@ async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
 test.serial('a UNIX connection echoes bytes; names are the path and the empty string', async (t) => {
   await run(async (loop) => {
     const sockPath = path.join(dir, 'echo.sock');
-    const accepted = loop.createFuture<Echo>();
+    const accepted = loop.createFuture<EchoProtocol>();
     const server = await loop.createUnixServer(() => {
-      const p = new Echo();
+      const p = new EchoProtocol();
       accepted.setResult(p);
       return p;
     }, sockPath);
@@ -86,13 +76,13 @@ test.serial('createUnixServer replaces a stale socket file but never another fil
     stale.bind(sockPath);
     stale.close();
     t.true(fs.statSync(sockPath).isSocket());
-    const server = await loop.createUnixServer(() => new Echo(), sockPath);
+    const server = await loop.createUnixServer(() => new EchoProtocol(), sockPath);
     t.is(server.sockets![0]!.getsockname(), sockPath);
     server.close();
     await server.waitClosed();
     const regular = path.join(dir, 'regular');
     fs.writeFileSync(regular, 'keep me');
-    await t.throwsAsync(loop.createUnixServer(() => new Echo(), regular), { code: 'EADDRINUSE' });
+    await t.throwsAsync(loop.createUnixServer(() => new EchoProtocol(), regular), { code: 'EADDRINUSE' });
     t.is(fs.readFileSync(regular, 'utf8'), 'keep me');
   });
 });
@@ -108,14 +98,14 @@ test.serial('connecting to a missing path rejects with ENOENT', async (t) => {
 test.serial('createUnixConnection and createUnixServer reject a bad path with a TypeError', async (t) => {
   await run(async (loop) => {
     t.throws(() => loop.createUnixConnection(() => new Collector(loop), 42 as never), { instanceOf: TypeError, message: /path/ });
-    t.throws(() => loop.createUnixServer(() => new Echo(), '' as never), { instanceOf: TypeError, message: /path/ });
+    t.throws(() => loop.createUnixServer(() => new EchoProtocol(), '' as never), { instanceOf: TypeError, message: /path/ });
   });
 });
 
 test.serial('an abstract-namespace path works without a file', async (t) => {
   await run(async (loop) => {
     const name = `\0multiloop-${process.pid}`;
-    const server = await loop.createUnixServer(() => new Echo(), name);
+    const server = await loop.createUnixServer(() => new EchoProtocol(), name);
     const [transport, client] = await loop.createUnixConnection(() => new Collector(loop), name);
     transport.write(Buffer.from('abstract'));
     transport.writeEof();
@@ -130,7 +120,7 @@ test.serial('createUnixConnection adopts both ends of a socketpair', async (t) =
   await run(async (loop) => {
     const [a, b] = socketpair();
     const [left, leftProto] = await loop.createUnixConnection(() => new Collector(loop), null, { sock: a });
-    const [right] = await loop.createUnixConnection(() => new Echo(), null, { sock: b });
+    const [right] = await loop.createUnixConnection(() => new EchoProtocol(), null, { sock: b });
     t.is(a.fileno(), -1);
     left.write(Buffer.from('paired'));
     left.writeEof();
@@ -146,7 +136,7 @@ test.serial('createUnixServer adopts a bound native UNIX socket given as sock', 
     const sockPath = path.join(dir, 'adopted.sock');
     const listener = socket(AF_UNIX, SOCK_STREAM);
     listener.bind(sockPath);
-    const server = await loop.createUnixServer(() => new Echo(), null, { sock: listener });
+    const server = await loop.createUnixServer(() => new EchoProtocol(), null, { sock: listener });
     const [transport, client] = await loop.createUnixConnection(() => new Collector(loop), sockPath);
     transport.write(Buffer.from('adopted listener'));
     transport.writeEof();
