@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { newEventLoop, Protocol, RuntimeError, type EventLoop, type Future, type Transport } from 'multiloop';
+import { Protocol, RuntimeError, type EventLoop, type Future, type Transport } from 'multiloop';
+import { withLoop } from './helpers/loop.js';
 
 /** Records callbacks and bytes; `lost` settles on connectionLost. */
 class Recorder extends Protocol {
@@ -33,17 +34,8 @@ class Recorder extends Protocol {
   }
 }
 
-async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
-  const loop = newEventLoop();
-  try {
-    return await loop.runUntilComplete(() => fn(loop));
-  } finally {
-    loop.close();
-  }
-}
-
 test.serial('connectReadPipe delivers data, then eofReceived and connectionLost(null) even when eofReceived returns true', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const child = spawn('printf', ['piped bytes'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const [transport, proto] = await loop.connectReadPipe(() => new Recorder(loop), child.stdout!);
     t.is(transport.getExtraInfo('pipe'), child.stdout);
@@ -54,7 +46,7 @@ test.serial('connectReadPipe delivers data, then eofReceived and connectionLost(
 });
 
 test.serial('connectWritePipe writes through to the reader and closes after flushing', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const child = spawn('cat', [], { stdio: ['pipe', 'pipe', 'ignore'] });
     const [reader, readProto] = await loop.connectReadPipe(() => new Recorder(loop), child.stdout!);
     const [writer, writeProto] = await loop.connectWritePipe(() => new Recorder(loop), child.stdin!);
@@ -70,7 +62,7 @@ test.serial('connectWritePipe writes through to the reader and closes after flus
 });
 
 test.serial('connectReadPipe takes a file descriptor and closes it with the transport', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiloop-pipes-'));
     const fifo = path.join(dir, 'fifo');
     t.is(spawnSync('mkfifo', [fifo]).status, 0);
@@ -90,7 +82,7 @@ test.serial('connectReadPipe takes a file descriptor and closes it with the tran
 });
 
 test.serial('a write pipe whose reader went away reports connectionLost(EPIPE), never throws', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     // The child closes its stdin, says so, and keeps running (so Node keeps the pipe open).
     const child = spawn('sh', ['-c', 'exec 0<&-; echo closed; exec sleep 30'], { stdio: ['pipe', 'pipe', 'ignore'] });
     await new Promise((resolve) => child.stdout!.once('data', resolve));
@@ -104,7 +96,7 @@ test.serial('a write pipe whose reader went away reports connectionLost(EPIPE), 
 });
 
 test.serial('pipe transports check their direction and arguments', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     t.throws(() => loop.connectReadPipe(() => new Recorder(loop), 'x' as never), { instanceOf: TypeError, message: /pipe/ });
     t.throws(() => loop.connectWritePipe(() => new Recorder(loop), -1), { instanceOf: RangeError, message: /pipe/ });
     const child = spawn('printf', ['x'], { stdio: ['ignore', 'pipe', 'ignore'] });

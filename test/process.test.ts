@@ -1,8 +1,9 @@
 import test from 'ava';
 import {
-  newEventLoop, SubprocessProtocol, RuntimeError,
+  SubprocessProtocol, RuntimeError,
   type EventLoop, type Future, type SubprocessTransport,
 } from 'multiloop';
+import { withLoop } from './helpers/loop.js';
 
 /** Records the child's output per fd and the order of callbacks. */
 class Recorder extends SubprocessProtocol {
@@ -41,17 +42,8 @@ class Recorder extends SubprocessProtocol {
   }
 }
 
-async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
-  const loop = newEventLoop();
-  try {
-    return await loop.runUntilComplete(() => fn(loop));
-  } finally {
-    loop.close();
-  }
-}
-
 test.serial('subprocessExec feeds stdin and reads stdout and stderr, then reports exit and connectionLost', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [transport, proto] = await loop.subprocessExec(
       () => new Recorder(loop), 'sh', '-c', 'cat; echo err >&2; exit 3',
     );
@@ -72,7 +64,7 @@ test.serial('subprocessExec feeds stdin and reads stdout and stderr, then report
 });
 
 test.serial('subprocessShell runs a command line through /bin/sh', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [transport, proto] = await loop.subprocessShell(() => new Recorder(loop), 'echo $((6 * 7))', { stdin: 'ignore' });
     t.is(transport.getPipeTransport(0), null);
     await proto.lost;
@@ -82,7 +74,7 @@ test.serial('subprocessShell runs a command line through /bin/sh', async (t) => 
 });
 
 test.serial('terminate() ends the child and the return code is minus the signal number', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [transport, proto] = await loop.subprocessExec(() => new Recorder(loop), 'sleep', '30');
     transport.terminate();
     await proto.exited;
@@ -92,7 +84,7 @@ test.serial('terminate() ends the child and the return code is minus the signal 
 });
 
 test.serial('sendSignal takes a name or a number and rejects invalid signals', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [transport, proto] = await loop.subprocessExec(() => new Recorder(loop), 'sleep', '30');
     t.throws(() => transport.sendSignal('SIGNOPE' as never), { instanceOf: RangeError, message: /sig/ });
     t.throws(() => transport.sendSignal(1000), { instanceOf: RangeError, message: /sig/ });
@@ -105,7 +97,7 @@ test.serial('sendSignal takes a name or a number and rejects invalid signals', a
 });
 
 test.serial('close() kills a child that still runs', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [transport, proto] = await loop.subprocessExec(() => new Recorder(loop), 'sleep', '30');
     transport.close();
     t.true(transport.isClosing());
@@ -115,13 +107,13 @@ test.serial('close() kills a child that still runs', async (t) => {
 });
 
 test.serial('a missing program rejects with ENOENT', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     await t.throwsAsync(loop.subprocessExec(() => new Recorder(loop), '/nonexistent/program'), { code: 'ENOENT' });
   });
 });
 
 test.serial('subprocessExec rejects non-string arguments with a TypeError naming them', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     t.throws(() => loop.subprocessExec(() => new Recorder(loop), 42 as never), { instanceOf: TypeError, message: /program/ });
     t.throws(() => loop.subprocessExec(() => new Recorder(loop), 'echo', 'a', 7 as never, 'b'), {
       instanceOf: TypeError,
@@ -135,7 +127,7 @@ test.serial('subprocessExec rejects non-string arguments with a TypeError naming
 });
 
 test.serial('a child that exits at once still gets connectionMade before its output and exit', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [transport, proto] = await loop.subprocessShell(() => new Recorder(loop), 'echo fast');
     await proto.lost;
     t.is(proto.events[0], 'made');

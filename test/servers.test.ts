@@ -1,10 +1,11 @@
 import net from 'node:net';
 import test from 'ava';
 import {
-  AF_INET, newEventLoop, SO_REUSEADDR, SOCK_STREAM, Socket, socket, SOL_SOCKET,
+  AF_INET, SO_REUSEADDR, SOCK_STREAM, Socket, socket, SOL_SOCKET,
   type EventLoop, type Future, type Server,
 } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
+import { withLoop } from './helpers/loop.js';
 
 /** Echoes every byte back; `lost` settles on connectionLost. */
 class Echo extends EchoProtocol {
@@ -15,15 +16,6 @@ class Echo extends EchoProtocol {
   }
   override connectionLost(exc: Error | null): void {
     this.lost.setResult(exc);
-  }
-}
-
-async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
-  const loop = newEventLoop();
-  try {
-    return await loop.runUntilComplete(() => fn(loop));
-  } finally {
-    loop.close();
   }
 }
 
@@ -53,7 +45,7 @@ function addresses(server: Server): string[] {
 }
 
 test.serial('host null listens on every interface, IPv4 and IPv6, on one port', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const server = await loop.createServer(() => new Echo(loop), null, 0);
     t.deepEqual(addresses(server), ['0.0.0.0', '::']);
     const ports = new Set(server.sockets!.map((s) => (s.getsockname() as [string, number])[1]));
@@ -71,7 +63,7 @@ test.serial('host null listens on every interface, IPv4 and IPv6, on one port', 
 });
 
 test.serial('a list of hosts gives one listening socket per address', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const server = await loop.createServer(() => new Echo(loop), ['127.0.0.1', '::1'], 0);
     t.deepEqual(addresses(server), ['127.0.0.1', '::1']);
     server.close();
@@ -80,7 +72,7 @@ test.serial('a list of hosts gives one listening socket per address', async (t) 
 });
 
 test.serial('Server.sockets lists objects with getsockname() and fileno()', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const server = await loop.createServer(() => new Echo(loop), '127.0.0.1', 0);
     const [sock] = server.sockets!;
     t.is((sock!.getsockname() as [string, number])[0], '127.0.0.1');
@@ -92,7 +84,7 @@ test.serial('Server.sockets lists objects with getsockname() and fileno()', asyn
 });
 
 test.serial('close() sets sockets to null and keeps accepted connections open until they end', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const accepted = loop.createFuture<Echo>();
     const server = await loop.createServer(() => {
       const p = new Echo(loop);
@@ -121,7 +113,7 @@ test.serial('close() sets sockets to null and keeps accepted connections open un
 });
 
 test.serial('createServer adopts a listening net.Server given as sock', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const listener = net.createServer();
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
     const server = await loop.createServer(() => new Echo(loop), null, null, { sock: listener });
@@ -136,7 +128,7 @@ test.serial('createServer adopts a listening net.Server given as sock', async (t
 });
 
 test.serial('createServer rejects bad arguments with TypeError or RangeError naming them', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const factory = (): Echo => new Echo(loop);
     t.throws(() => loop.createServer(null as never, '127.0.0.1', 0), { instanceOf: TypeError, message: /protocolFactory/ });
     t.throws(() => loop.createServer(factory, '127.0.0.1', 0, { backlog: -1 }), { instanceOf: TypeError, message: /backlog/ });
@@ -149,7 +141,7 @@ test.serial('createServer rejects bad arguments with TypeError or RangeError nam
 });
 
 test.serial('a port in use rejects with EADDRINUSE and leaves nothing listening', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const first = await loop.createServer(() => new Echo(loop), '127.0.0.1', 0);
     const port = (first.sockets![0]!.getsockname() as [string, number])[1];
     await t.throwsAsync(loop.createServer(() => new Echo(loop), ['::1', '127.0.0.1'], port), { code: 'EADDRINUSE' });
@@ -162,7 +154,7 @@ test.serial('a port in use rejects with EADDRINUSE and leaves nothing listening'
 });
 
 test.serial('reuseAddress sets SO_REUSEADDR on listening sockets, and false leaves it unset', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const reuse = (server: Server): number => {
       const fd = server.sockets![0]!.fileno();
       const probe = new Socket(AF_INET, SOCK_STREAM, 0, fd);
@@ -187,7 +179,7 @@ test.serial('reuseAddress sets SO_REUSEADDR on listening sockets, and false leav
 });
 
 test.serial('reuseAddress false on every interface binds IPv4 and IPv6 on one port', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const server = await loop.createServer(() => new Echo(loop), null, 0, { reuseAddress: false });
     t.deepEqual(addresses(server), ['0.0.0.0', '::']);
     t.is(new Set(server.sockets!.map((s) => (s.getsockname() as [string, number])[1])).size, 1);
@@ -197,7 +189,7 @@ test.serial('reuseAddress false on every interface binds IPv4 and IPv6 on one po
 });
 
 test.serial('createServer adopts a bound native Socket given as sock', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const listener = socket(AF_INET, SOCK_STREAM);
     listener.bind(['127.0.0.1', 0]);
     const [, port] = listener.getsockname() as [string, number];

@@ -1,21 +1,13 @@
 import test from 'ava';
 import {
-  IncompleteReadError, LimitOverrunError, newEventLoop, openConnection, openUnixConnection, RuntimeError,
+  IncompleteReadError, LimitOverrunError, openConnection, openUnixConnection, RuntimeError,
   startServer, startUnixServer, StreamReader,
   type EventLoop, type Server, type StreamWriter,
 } from 'multiloop';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-
-async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
-  const loop = newEventLoop();
-  try {
-    return await loop.runUntilComplete(() => fn(loop));
-  } finally {
-    loop.close();
-  }
-}
+import { withLoop } from './helpers/loop.js';
 
 function portOf(server: Server): number {
   return (server.sockets![0]!.getsockname() as [string, number])[1];
@@ -35,7 +27,7 @@ function fed(loop: EventLoop, chunks: string[], eof = true, limit?: number): Str
 }
 
 test.serial('startServer and openConnection carry lines both ways', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const server = await startServer(async (reader, writer) => {
       for await (const line of reader) writer.write(Buffer.from(line.toString().toUpperCase()));
       writer.close();
@@ -55,7 +47,7 @@ test.serial('startServer and openConnection carry lines both ways', async (t) =>
 });
 
 test.serial('read(n) returns at most n bytes and read() reads to EOF', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const reader = fed(loop, ['abc', 'def']);
     t.is((await reader.read(2)).toString(), 'ab');
     t.is((await reader.read()).toString(), 'cdef');
@@ -64,7 +56,7 @@ test.serial('read(n) returns at most n bytes and read() reads to EOF', async (t)
 });
 
 test.serial('readexactly returns n bytes across chunks and raises IncompleteReadError at EOF', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const reader = fed(loop, ['ab', 'cd', 'e']);
     t.is((await reader.readexactly(3)).toString(), 'abc');
     const err = await t.throwsAsync(reader.readexactly(5), { instanceOf: IncompleteReadError });
@@ -74,7 +66,7 @@ test.serial('readexactly returns n bytes across chunks and raises IncompleteRead
 });
 
 test.serial('readuntil finds a separator split across chunks', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const reader = fed(loop, ['one\r', '\ntwo\r\n', 'tail']);
     t.is((await reader.readuntil(Buffer.from('\r\n'))).toString(), 'one\r\n');
     t.is((await reader.readuntil(Buffer.from('\r\n'))).toString(), 'two\r\n');
@@ -85,7 +77,7 @@ test.serial('readuntil finds a separator split across chunks', async (t) => {
 });
 
 test.serial('readuntil past the limit raises LimitOverrunError and keeps the data', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const reader = fed(loop, ['0123456789', 'abcdef\n'], true, 8);
     const err = await t.throwsAsync(reader.readuntil(Buffer.from('\n')), { instanceOf: LimitOverrunError });
     t.true(err!.consumed > 8);
@@ -94,7 +86,7 @@ test.serial('readuntil past the limit raises LimitOverrunError and keeps the dat
 });
 
 test.serial('readline drops an overlong line and reports LimitOverrunError', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const reader = fed(loop, ['0123456789\nnext\n'], true, 4);
     await t.throwsAsync(reader.readline(), { instanceOf: LimitOverrunError });
     t.is((await reader.readline()).toString(), 'next\n');
@@ -103,7 +95,7 @@ test.serial('readline drops an overlong line and reports LimitOverrunError', asy
 });
 
 test.serial('a second concurrent read throws RuntimeError', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const reader = new StreamReader({ loop });
     const first = reader.read(1);
     await t.throwsAsync(reader.read(1), { instanceOf: RuntimeError });
@@ -113,7 +105,7 @@ test.serial('a second concurrent read throws RuntimeError', async (t) => {
 });
 
 test.serial('setException makes pending and later reads reject', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const reader = new StreamReader({ loop });
     const pending = reader.readline();
     reader.setException(new Error('broken'));
@@ -123,7 +115,7 @@ test.serial('setException makes pending and later reads reject', async (t) => {
 });
 
 test.serial('drain() blocks until the peer reads', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const connected = loop.createFuture<[StreamReader, StreamWriter]>();
     const server = await startServer((reader, writer) => connected.setResult([reader, writer]), '127.0.0.1', 0, { loop });
     const [, writer] = await openConnection('127.0.0.1', portOf(server), { loop });
@@ -151,7 +143,7 @@ test.serial('drain() blocks until the peer reads', async (t) => {
 });
 
 test.serial('a reader pauses its transport past twice its limit and resumes it once read', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const calls: string[] = [];
     const transport = { pauseReading: () => calls.push('pause'), resumeReading: () => calls.push('resume') };
     const reader = new StreamReader({ loop, limit: 4 });
@@ -166,7 +158,7 @@ test.serial('a reader pauses its transport past twice its limit and resumes it o
 });
 
 test.serial('drain() rejects once the connection is lost', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const server = await startServer(() => undefined, '127.0.0.1', 0, { loop });
     const [, writer] = await openConnection('127.0.0.1', portOf(server), { loop });
     writer.transport.abort();
@@ -177,7 +169,7 @@ test.serial('drain() rejects once the connection is lost', async (t) => {
 });
 
 test.serial('a clientConnected callback that throws goes to the exception handler and closes the connection', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const contexts: Record<string, unknown>[] = [];
     loop.setExceptionHandler((_loop, context) => contexts.push(context));
     const server = await startServer(async () => {
@@ -194,7 +186,7 @@ test.serial('a clientConnected callback that throws goes to the exception handle
 test.serial('openUnixConnection and startUnixServer work over a path', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiloop-streams-'));
   try {
-    await run(async (loop) => {
+    await withLoop(async (loop) => {
       const sockPath = path.join(dir, 's.sock');
       const server = await startUnixServer(async (reader, writer) => {
         writer.write(await reader.readexactly(4));
@@ -212,7 +204,7 @@ test.serial('openUnixConnection and startUnixServer work over a path', async (t)
 });
 
 test.serial('stream functions reject bad arguments with TypeError or RangeError', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     t.throws(() => new StreamReader({ loop, limit: 0 }), { instanceOf: RangeError, message: /limit/ });
     t.throws(() => startServer(42 as never, '127.0.0.1', 0, { loop }), { instanceOf: TypeError, message: /clientConnected/ });
     const reader = fed(loop, ['x']);

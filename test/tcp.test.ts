@@ -6,6 +6,7 @@ import {
   type EventLoop, type Future, type Server, type Transport,
 } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
+import { withLoop } from './helpers/loop.js';
 
 /** Records every callback in order; `seen(name)` settles once that callback ran. */
 class Recorder extends Protocol {
@@ -69,15 +70,6 @@ class Recorder extends Protocol {
   }
 }
 
-async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
-  const loop = newEventLoop();
-  try {
-    return await loop.runUntilComplete(() => fn(loop));
-  } finally {
-    loop.close();
-  }
-}
-
 function portOf(server: Server): number {
   return (server.sockets![0]!.getsockname() as [string, number])[1];
 }
@@ -103,7 +95,7 @@ function openFds(): number {
 }
 
 test.serial('a connection delivers connectionMade, dataReceived, eofReceived, then connectionLost(null) once', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server));
     t.deepEqual(client.events, ['made']);
@@ -119,7 +111,7 @@ test.serial('a connection delivers connectionMade, dataReceived, eofReceived, th
 });
 
 test.serial('eofReceived returning true keeps the transport half-open for writing', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const { server, port, accepted } = await recordingServer(loop);
     const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', port);
     const peer = await accepted;
@@ -136,7 +128,7 @@ test.serial('eofReceived returning true keeps the transport half-open for writin
 });
 
 test.serial('eofReceived returning false closes the transport', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const { server, port, accepted } = await recordingServer(loop);
     const [transport] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', port);
     const peer = await accepted;
@@ -148,7 +140,7 @@ test.serial('eofReceived returning false closes the transport', async (t) => {
 });
 
 test.serial('close() flushes buffered data before closing', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const { server, port, accepted } = await recordingServer(loop);
     const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', port);
     const data = Buffer.alloc(4 * 1024 * 1024, 7);
@@ -166,7 +158,7 @@ test.serial('close() flushes buffered data before closing', async (t) => {
 });
 
 test.serial('abort() closes at once and drops buffered data', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const { server, port, accepted } = await recordingServer(loop);
     const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', port);
     const peer = await accepted;
@@ -183,7 +175,7 @@ test.serial('abort() closes at once and drops buffered data', async (t) => {
 });
 
 test.serial('write buffer limits drive pauseWriting and resumeWriting', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const { server, port, accepted } = await recordingServer(loop);
     const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', port);
     const peer = await accepted;
@@ -210,7 +202,7 @@ test.serial('write buffer limits drive pauseWriting and resumeWriting', async (t
 });
 
 test.serial('pauseReading stops dataReceived until resumeReading, losing no byte', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const { server, port, accepted } = await recordingServer(loop);
     const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', port);
     const peer = await accepted;
@@ -228,7 +220,7 @@ test.serial('pauseReading stops dataReceived until resumeReading, losing no byte
 });
 
 test.serial('setWriteBufferLimits rejects high < low with a RangeError', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const [transport] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server));
     t.throws(() => transport.setWriteBufferLimits(10, 20), { instanceOf: RangeError, message: /high/ });
@@ -238,7 +230,7 @@ test.serial('setWriteBufferLimits rejects high < low with a RangeError', async (
 });
 
 test.serial('writelines sends every buffer in order', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const { server, port, accepted } = await recordingServer(loop);
     const [transport] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', port);
     transport.writelines([Buffer.from('a'), Buffer.from('bc'), Buffer.from('def')]);
@@ -251,7 +243,7 @@ test.serial('writelines sends every buffer in order', async (t) => {
 });
 
 test.serial('getExtraInfo gives peername, sockname and socket', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const { server, port, accepted } = await recordingServer(loop);
     const [transport] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', port);
     const peer = await accepted;
@@ -266,7 +258,7 @@ test.serial('getExtraInfo gives peername, sockname and socket', async (t) => {
 });
 
 test.serial('a write after close() is dropped with a debug-mode warning, never thrown', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     loop.setDebug(true);
     const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server));
@@ -286,7 +278,7 @@ test.serial('a write after close() is dropped with a debug-mode warning, never t
 });
 
 test.serial('write after writeEof() throws RuntimeError', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const [transport] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server));
     t.true(transport.canWriteEof());
@@ -298,7 +290,7 @@ test.serial('write after writeEof() throws RuntimeError', async (t) => {
 });
 
 test.serial('a refused connection rejects with ECONNREFUSED and leaks no fd', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const probe = net.createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const port = (probe.address() as net.AddressInfo).port;
@@ -311,7 +303,7 @@ test.serial('a refused connection rejects with ECONNREFUSED and leaks no fd', as
 });
 
 test.serial('a peer reset delivers connectionLost(err) once', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const { server, port, accepted } = await recordingServer(loop);
     const [transport] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', port);
     const peer = await accepted;
@@ -324,7 +316,7 @@ test.serial('a peer reset delivers connectionLost(err) once', async (t) => {
 });
 
 test.serial('an exception in dataReceived goes to the exception handler and aborts the transport', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const contexts: Record<string, unknown>[] = [];
     loop.setExceptionHandler((_loop, context) => contexts.push(context));
     const { server, port, accepted } = await recordingServer(loop);
@@ -342,7 +334,7 @@ test.serial('an exception in dataReceived goes to the exception handler and abor
 });
 
 test.serial('createConnection adopts an already connected net.Socket given as sock', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const sock = net.connect(portOf(server), '127.0.0.1');
     await new Promise((resolve) => sock.once('connect', resolve));
@@ -357,7 +349,7 @@ test.serial('createConnection adopts an already connected net.Socket given as so
 });
 
 test.serial('createConnection resolves a host name and binds localAddr', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const { server, port, accepted } = await recordingServer(loop);
     const [transport] = await loop.createConnection(() => new Recorder(loop), 'localhost', port, {
       family: 2,
@@ -371,7 +363,7 @@ test.serial('createConnection resolves a host name and binds localAddr', async (
 });
 
 test.serial('createConnection rejects bad arguments with TypeError or RangeError naming them', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const factory = (): Recorder => new Recorder(loop);
     t.throws(() => loop.createConnection(42 as never, '127.0.0.1', 1), { instanceOf: TypeError, message: /protocolFactory/ });
     t.throws(() => loop.createConnection(factory, 1 as never, 1), { instanceOf: TypeError, message: /host/ });
@@ -385,7 +377,7 @@ test.serial('createConnection rejects bad arguments with TypeError or RangeError
 });
 
 test.serial('a write of a string throws a TypeError naming data', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
     const [transport] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server));
     t.throws(() => transport.write('text' as never), { instanceOf: TypeError, message: /data/ });
@@ -408,7 +400,7 @@ test.serial('loop.close() closes transports and servers left open', async (t) =>
 });
 
 test.serial('createConnection adopts a connected native Socket given as sock', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const { server, port, accepted } = await recordingServer(loop);
     const raw = socket(AF_INET, SOCK_STREAM);
     await loop.sockConnect(raw, ['127.0.0.1', port]);

@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import test from 'ava';
-import { newEventLoop, Protocol, type EventLoop, type Future, type Server, type Transport } from 'multiloop';
+import { Protocol, type EventLoop, type Future, type Server, type Transport } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
+import { withLoop } from './helpers/loop.js';
 
 /** Collects received bytes; `lost` settles on connectionLost. */
 class Collector extends Protocol {
@@ -48,15 +49,6 @@ test.after.always(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
-  const loop = newEventLoop();
-  try {
-    return await loop.runUntilComplete(() => fn(loop));
-  } finally {
-    loop.close();
-  }
-}
-
 async function tlsEchoServer(loop: EventLoop): Promise<[Server, number]> {
   const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0, { ssl: serverContext });
   return [server, (server.sockets![0]!.getsockname() as [string, number])[1]];
@@ -72,7 +64,7 @@ function openFds(): number {
 }
 
 test.serial('a TLS connection echoes bytes and reports sslcontext, peercert and cipher', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [server, port] = await tlsEchoServer(loop);
     const [transport, client] = await loop.createConnection(() => new Collector(loop), '127.0.0.1', port, {
       ssl: clientContext,
@@ -90,7 +82,7 @@ test.serial('a TLS connection echoes bytes and reports sslcontext, peercert and 
 });
 
 test.serial('ssl: true verifies against the default CAs and rejects a self-signed server, closing the socket', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const before = openFds();
     const [server, port] = await tlsEchoServer(loop);
     const err = await t.throwsAsync(loop.createConnection(() => new Collector(loop), 'localhost', port, { ssl: true }));
@@ -102,7 +94,7 @@ test.serial('ssl: true verifies against the default CAs and rejects a self-signe
 });
 
 test.serial('serverHostname is matched against the certificate', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [server, port] = await tlsEchoServer(loop);
     const err = await t.throwsAsync(
       loop.createConnection(() => new Collector(loop), '127.0.0.1', port, { ssl: clientContext, serverHostname: 'example.com' }),
@@ -118,7 +110,7 @@ test.serial('serverHostname is matched against the certificate', async (t) => {
 });
 
 test.serial("serverHostname '' disables hostname matching but still verifies the chain", async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [server, port] = await tlsEchoServer(loop);
     // The certificate names localhost and 127.0.0.1, not this (v4-mapped) address.
     const host = '::ffff:127.0.0.1';
@@ -139,7 +131,7 @@ test.serial("serverHostname '' disables hostname matching but still verifies the
 });
 
 test.serial('ssl without a host requires serverHostname', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     t.throws(() => loop.createUnixConnection(() => new Collector(loop), '/nonexistent', { ssl: clientContext }), {
       instanceOf: TypeError,
       message: /serverHostname/,
@@ -148,7 +140,7 @@ test.serial('ssl without a host requires serverHostname', async (t) => {
 });
 
 test.serial('TLS works over UNIX sockets', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const sockPath = path.join(dir, 'tls.sock');
     const server = await loop.createUnixServer(() => new EchoProtocol(), sockPath, { ssl: serverContext });
     const [transport, client] = await loop.createUnixConnection(() => new Collector(loop), sockPath, {
@@ -164,7 +156,7 @@ test.serial('TLS works over UNIX sockets', async (t) => {
 });
 
 test.serial('a client that fails the handshake is dropped without harming the server', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [server, port] = await tlsEchoServer(loop);
     const plain = net.connect(port, '127.0.0.1');
     plain.write('GET / HTTP/1.0\r\n\r\n');

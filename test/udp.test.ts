@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import test from 'ava';
-import { DatagramProtocol, newEventLoop, type Address, type DatagramTransport, type EventLoop, type Future } from 'multiloop';
+import { DatagramProtocol, type Address, type DatagramTransport, type EventLoop, type Future } from 'multiloop';
+import { withLoop } from './helpers/loop.js';
 
 /** Records datagrams and errors; `next()` settles with the next datagram. */
 class Recorder extends DatagramProtocol {
@@ -59,17 +60,8 @@ class Echo extends DatagramProtocol {
   }
 }
 
-async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
-  const loop = newEventLoop();
-  try {
-    return await loop.runUntilComplete(() => fn(loop));
-  } finally {
-    loop.close();
-  }
-}
-
 test.serial('a connected endpoint exchanges datagrams with an echo endpoint', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [server, echo] = await loop.createDatagramEndpoint(() => new Echo(), ['127.0.0.1', 0]);
     const serverAddr = server.getExtraInfo('sockname') as [string, number];
     const [client, proto] = await loop.createDatagramEndpoint(() => new Recorder(loop), null, serverAddr);
@@ -87,7 +79,7 @@ test.serial('a connected endpoint exchanges datagrams with an echo endpoint', as
 });
 
 test.serial('an unconnected endpoint sends to any address and reports the sender', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, pa] = await loop.createDatagramEndpoint(() => new Recorder(loop), ['127.0.0.1', 0]);
     const [b, pb] = await loop.createDatagramEndpoint(() => new Recorder(loop), ['127.0.0.1', 0]);
     a.sendto(Buffer.from('hi b'), b.getExtraInfo('sockname') as Address);
@@ -101,7 +93,7 @@ test.serial('an unconnected endpoint sends to any address and reports the sender
 });
 
 test.serial('IPv6 endpoints report four-element addresses', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, pa] = await loop.createDatagramEndpoint(() => new Recorder(loop), ['::1', 0]);
     const [b, pb] = await loop.createDatagramEndpoint(() => new Echo(), null, a.getExtraInfo('sockname') as [string, number]);
     const sockname = a.getExtraInfo('sockname') as unknown[];
@@ -117,7 +109,7 @@ test.serial('IPv6 endpoints report four-element addresses', async (t) => {
 });
 
 test.serial('an ICMP refusal on a connected endpoint goes to errorReceived and the endpoint stays open', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const probe = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', resolve));
     const port = probe.address().port;
@@ -134,7 +126,7 @@ test.serial('an ICMP refusal on a connected endpoint goes to errorReceived and t
 });
 
 test.serial('close() sends queued datagrams first and sendto after close is dropped', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [server, sp] = await loop.createDatagramEndpoint(() => new Recorder(loop), ['127.0.0.1', 0]);
     const [client, cp] = await loop.createDatagramEndpoint(() => new Recorder(loop), null, server.getExtraInfo('sockname') as [string, number]);
     for (let i = 0; i < 10; i++) client.sendto(Buffer.from(`m${i}`));
@@ -149,7 +141,7 @@ test.serial('close() sends queued datagrams first and sendto after close is drop
 });
 
 test.serial('createDatagramEndpoint rejects bad arguments with TypeError or RangeError naming them', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const factory = (): Echo => new Echo();
     t.throws(() => loop.createDatagramEndpoint(factory), { instanceOf: TypeError, message: /localAddr/ });
     t.throws(() => loop.createDatagramEndpoint(factory, ['127.0.0.1', 99999]), { instanceOf: RangeError, message: /localAddr/ });

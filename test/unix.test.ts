@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { AF_UNIX, newEventLoop, Protocol, SOCK_STREAM, socket, socketpair, type EventLoop, type Future, type Transport } from 'multiloop';
+import { AF_UNIX, Protocol, SOCK_STREAM, socket, socketpair, type EventLoop, type Future, type Transport } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
+import { withLoop } from './helpers/loop.js';
 
 /** Collects received bytes; `lost` settles on connectionLost. */
 class Collector extends Protocol {
@@ -33,17 +34,8 @@ test.after.always(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
-  const loop = newEventLoop();
-  try {
-    return await loop.runUntilComplete(() => fn(loop));
-  } finally {
-    loop.close();
-  }
-}
-
 test.serial('a UNIX connection echoes bytes; names are the path and the empty string', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const sockPath = path.join(dir, 'echo.sock');
     const accepted = loop.createFuture<EchoProtocol>();
     const server = await loop.createUnixServer(() => {
@@ -69,7 +61,7 @@ test.serial('a UNIX connection echoes bytes; names are the path and the empty st
 });
 
 test.serial('createUnixServer replaces a stale socket file but never another file', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const sockPath = path.join(dir, 'stale.sock');
     // A socket file left behind, as by a crashed process: bound, then closed without unlinking.
     const stale = socket(AF_UNIX, SOCK_STREAM);
@@ -88,7 +80,7 @@ test.serial('createUnixServer replaces a stale socket file but never another fil
 });
 
 test.serial('connecting to a missing path rejects with ENOENT', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     await t.throwsAsync(loop.createUnixConnection(() => new Collector(loop), path.join(dir, 'missing.sock')), {
       code: 'ENOENT',
     });
@@ -96,14 +88,14 @@ test.serial('connecting to a missing path rejects with ENOENT', async (t) => {
 });
 
 test.serial('createUnixConnection and createUnixServer reject a bad path with a TypeError', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     t.throws(() => loop.createUnixConnection(() => new Collector(loop), 42 as never), { instanceOf: TypeError, message: /path/ });
     t.throws(() => loop.createUnixServer(() => new EchoProtocol(), '' as never), { instanceOf: TypeError, message: /path/ });
   });
 });
 
 test.serial('an abstract-namespace path works without a file', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const name = `\0multiloop-${process.pid}`;
     const server = await loop.createUnixServer(() => new EchoProtocol(), name);
     const [transport, client] = await loop.createUnixConnection(() => new Collector(loop), name);
@@ -117,7 +109,7 @@ test.serial('an abstract-namespace path works without a file', async (t) => {
 });
 
 test.serial('createUnixConnection adopts both ends of a socketpair', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = socketpair();
     const [left, leftProto] = await loop.createUnixConnection(() => new Collector(loop), null, { sock: a });
     const [right] = await loop.createUnixConnection(() => new EchoProtocol(), null, { sock: b });
@@ -132,7 +124,7 @@ test.serial('createUnixConnection adopts both ends of a socketpair', async (t) =
 });
 
 test.serial('createUnixServer adopts a bound native UNIX socket given as sock', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const sockPath = path.join(dir, 'adopted.sock');
     const listener = socket(AF_UNIX, SOCK_STREAM);
     listener.bind(sockPath);

@@ -23,6 +23,16 @@ export function loopFor(t: ExecutionContext): EventLoop {
   return loop;
 }
 
+/** Runs `fn(loop)` on a new loop until it settles, then closes the loop, whatever the outcome. */
+export async function withLoop<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
+  const loop = newEventLoop();
+  try {
+    return await loop.runUntilComplete(() => fn(loop));
+  } finally {
+    loop.close();
+  }
+}
+
 /** Runs exactly one iteration of `loop` (asyncio's `stop(); run_forever()` idiom). */
 export async function runOnce(loop: EventLoop): Promise<void> {
   loop.stop();
