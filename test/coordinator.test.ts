@@ -14,20 +14,15 @@ import path from 'node:path';
 import tls from 'node:tls';
 import anyTest, { type ExecutionContext } from 'ava';
 import { Runtime, type ExceptionContext } from 'multiloop';
+import { portOf } from './helpers/servers.js';
 
 const test = anyTest.serial;
 const MODULE = new URL('./coordinator.worker.js', import.meta.url);
-
-type Served = { sockets: { getsockname(): unknown }[] | null };
 
 async function start(t: ExecutionContext, options: Record<string, unknown> = {}): Promise<Runtime> {
   const runtime = await Runtime.start({ workers: 2, module: MODULE, ...options });
   t.teardown(() => runtime.close());
   return runtime;
-}
-
-function portOf(server: Served): number {
-  return (server.sockets![0]!.getsockname() as [string, number])[1];
 }
 
 /** A connection to a 'whoami' server: the index of the worker serving it, and the socket (still open). */

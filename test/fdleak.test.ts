@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { newEventLoop, Protocol, type EventLoop, type Future, type Server, type Transport } from 'multiloop';
+import { newEventLoop, Protocol, type EventLoop, type Future, type Transport } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
+import { closeServer, portOf } from './helpers/servers.js';
 
 /** Sends one message, closes once it came back whole; `done` settles with the echo at connectionLost. */
 class PingOnce extends Protocol {
@@ -48,18 +49,13 @@ async function pingMany(loop: EventLoop, total: number, parallel: number, connec
   return ok;
 }
 
-async function closeServer(server: Server): Promise<void> {
-  server.close();
-  await server.waitClosed();
-}
-
 test.serial('1,000 TCP connections leave the count of open fds unchanged', async (t) => {
   const loop = newEventLoop();
   try {
     const before = openFds();
     await loop.runUntilComplete(async () => {
       const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0);
-      const port = (server.sockets![0]!.getsockname() as [string, number])[1];
+      const port = portOf(server);
       const ok = await pingMany(loop, 1000, 20, (factory) => loop.createConnection(factory, '127.0.0.1', port));
       t.is(ok, 1000);
       await closeServer(server);

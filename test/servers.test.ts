@@ -6,6 +6,7 @@ import {
 } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
 import { withLoop } from './helpers/loop.js';
+import { portOf } from './helpers/servers.js';
 
 /** Echoes every byte back; `lost` settles on connectionLost. */
 class Echo extends EchoProtocol {
@@ -91,7 +92,7 @@ test.serial('close() sets sockets to null and keeps accepted connections open un
       accepted.setResult(p);
       return p;
     }, '127.0.0.1', 0);
-    const port = (server.sockets![0]!.getsockname() as [string, number])[1];
+    const port = portOf(server);
     const [, sock] = await echoThrough('127.0.0.1', port, 'one');
     const peer = await accepted;
     server.close();
@@ -143,7 +144,7 @@ test.serial('createServer rejects bad arguments with TypeError or RangeError nam
 test.serial('a port in use rejects with EADDRINUSE and leaves nothing listening', async (t) => {
   await withLoop(async (loop) => {
     const first = await loop.createServer(() => new Echo(loop), '127.0.0.1', 0);
-    const port = (first.sockets![0]!.getsockname() as [string, number])[1];
+    const port = portOf(first);
     await t.throwsAsync(loop.createServer(() => new Echo(loop), ['::1', '127.0.0.1'], port), { code: 'EADDRINUSE' });
     // ::1 was bound first and must have been released.
     const again = await loop.createServer(() => new Echo(loop), '::1', port);
@@ -168,7 +169,7 @@ test.serial('reuseAddress sets SO_REUSEADDR on listening sockets, and false leav
     const without = await loop.createServer(() => new Echo(loop), '127.0.0.1', 0, { reuseAddress: false });
     t.not(reuse(byDefault), 0);
     t.is(reuse(without), 0);
-    const port = (without.sockets![0]!.getsockname() as [string, number])[1];
+    const port = portOf(without);
     const [got, sock] = await echoThrough('127.0.0.1', port, 'no reuse');
     t.is(got, 'no reuse');
     sock.destroy();

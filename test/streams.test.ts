@@ -2,21 +2,13 @@ import test from 'ava';
 import {
   IncompleteReadError, LimitOverrunError, openConnection, openUnixConnection, RuntimeError,
   startServer, startUnixServer, StreamReader,
-  type EventLoop, type Server, type StreamWriter,
+  type EventLoop, type StreamWriter,
 } from 'multiloop';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { withLoop } from './helpers/loop.js';
-
-function portOf(server: Server): number {
-  return (server.sockets![0]!.getsockname() as [string, number])[1];
-}
-
-async function closeServer(server: Server): Promise<void> {
-  server.close();
-  await server.waitClosed();
-}
+import { closeServer, portOf } from './helpers/servers.js';
 
 /** A reader fed by hand, for the parsing tests. */
 function fed(loop: EventLoop, chunks: string[], eof = true, limit?: number): StreamReader {

@@ -7,6 +7,7 @@ import {
 } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
 import { withLoop } from './helpers/loop.js';
+import { closeServer, portOf } from './helpers/servers.js';
 
 /** Records every callback in order; `seen(name)` settles once that callback ran. */
 class Recorder extends Protocol {
@@ -68,15 +69,6 @@ class Recorder extends Protocol {
     }
     return this.bytes;
   }
-}
-
-function portOf(server: Server): number {
-  return (server.sockets![0]!.getsockname() as [string, number])[1];
-}
-
-async function closeServer(server: Server): Promise<void> {
-  server.close();
-  await server.waitClosed();
 }
 
 /** A server whose connections' protocols are Recorders; `accepted` settles with the first. */

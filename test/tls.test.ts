@@ -8,6 +8,7 @@ import test from 'ava';
 import { Protocol, type EventLoop, type Future, type Server, type Transport } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
 import { withLoop } from './helpers/loop.js';
+import { closeServer, portOf } from './helpers/servers.js';
 
 /** Collects received bytes; `lost` settles on connectionLost. */
 class Collector extends Protocol {
@@ -51,12 +52,7 @@ test.after.always(() => {
 
 async function tlsEchoServer(loop: EventLoop): Promise<[Server, number]> {
   const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0, { ssl: serverContext });
-  return [server, (server.sockets![0]!.getsockname() as [string, number])[1]];
-}
-
-async function closeServer(server: Server): Promise<void> {
-  server.close();
-  await server.waitClosed();
+  return [server, portOf(server)];
 }
 
 function openFds(): number {
