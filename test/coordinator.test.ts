@@ -14,6 +14,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import anyTest, { type ExecutionContext } from 'ava';
 import { Runtime, type ExceptionContext } from 'multiloop';
+import { openFds } from './helpers/fds.js';
 import { portOf } from './helpers/servers.js';
 
 const test = anyTest.serial;
@@ -93,10 +94,6 @@ async function statsUntil(runtime: Runtime, ok: (stats: Awaited<ReturnType<Runti
     if (ok(stats)) return stats;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-}
-
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
 }
 
 /** The sockets this process has open, by kernel inode (`socket:[inode]`). */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import { newEventLoop, Protocol, type EventLoop, type Future, type Transport } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
+import { openFds } from './helpers/fds.js';
 import { closeServer, portOf } from './helpers/servers.js';
 
 /** Sends one message, closes once it came back whole; `done` settles with the echo at connectionLost. */
@@ -27,10 +28,6 @@ class PingOnce extends Protocol {
     if (exc === null) this.done.setResult(Buffer.concat(this.chunks).toString());
     else this.done.setException(exc);
   }
-}
-
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
 }
 
 /** Runs `total` ping connections made by `connect`, `parallel` at a time; returns how many echoed correctly. */

@@ -5,12 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { native } from '../native/index.js';
+import { openFds } from './helpers/fds.js';
 
 const { AF_INET, AF_UNIX, SOCK_STREAM } = native.constants;
-
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
 
 /** A listening TCP socket on 127.0.0.1, closed when the test ends. */
 function listener(t: { teardown(fn: () => void): void }): [number, number] {

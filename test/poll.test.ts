@@ -5,11 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Handle, RuntimeError, Socket, newEventLoop, socketpair, type EventLoop } from 'multiloop';
+import { openFds } from './helpers/fds.js';
 import { loopFor, runOnce, test } from './helpers/loop.js';
-
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
 
 /** A connected socketpair, closed when the test ends. */
 function pair(t: { teardown(fn: () => void): void }): [Socket, Socket] {

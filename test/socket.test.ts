@@ -6,13 +6,10 @@ import {
   AF_INET, AF_INET6, AF_UNIX, CancelledError, RuntimeError, SHUT_WR, SO_REUSEADDR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET,
   Socket, newEventLoop, socket, socketpair, type EventLoop, type SocketAddress,
 } from 'multiloop';
+import { openFds } from './helpers/fds.js';
 import { loopFor, test } from './helpers/loop.js';
 
 type Teardown = { teardown(fn: () => void): void };
-
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
 
 function closing<T extends Socket>(t: Teardown, sock: T): T {
   t.teardown(() => sock.close());

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import net from 'node:net';
 import test from 'ava';
 import {
@@ -6,6 +5,7 @@ import {
   type EventLoop, type Future, type Server, type Transport,
 } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
+import { openFds } from './helpers/fds.js';
 import { withLoop } from './helpers/loop.js';
 import { closeServer, portOf } from './helpers/servers.js';
 
@@ -80,10 +80,6 @@ async function recordingServer(loop: EventLoop): Promise<{ server: Server; port:
     return p;
   }, '127.0.0.1', 0);
   return { server, port: portOf(server), accepted };
-}
-
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
 }
 
 test.serial('a connection delivers connectionMade, dataReceived, eofReceived, then connectionLost(null) once', async (t) => {

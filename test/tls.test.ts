@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import test from 'ava';
 import { Protocol, type EventLoop, type Future, type Server, type Transport } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
+import { openFds } from './helpers/fds.js';
 import { withLoop } from './helpers/loop.js';
 import { closeServer, portOf } from './helpers/servers.js';
 
@@ -53,10 +54,6 @@ test.after.always(() => {
 async function tlsEchoServer(loop: EventLoop): Promise<[Server, number]> {
   const server = await loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0, { ssl: serverContext });
   return [server, portOf(server)];
-}
-
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
 }
 
 test.serial('a TLS connection echoes bytes and reports sslcontext, peercert and cipher', async (t) => {
