@@ -4,18 +4,16 @@
  * by the function the worker registered. Two workers; every test starts
  * its own runtime (one coordinator loop per thread at a time: serial).
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import tls from 'node:tls';
 import anyTest, { type ExecutionContext } from 'ava';
 import { Runtime, type ExceptionContext } from 'multiloop';
 import { openFds } from './helpers/fds.js';
 import { portOf } from './helpers/servers.js';
+import { selfSigned } from './helpers/tls.js';
 
 const test = anyTest.serial;
 const MODULE = new URL('./coordinator.worker.js', import.meta.url);
@@ -203,18 +201,8 @@ test('serveHttp runs a Node (req, res) handler on the worker loops', async (t) =
   ]);
 });
 
-/** A self-signed key and certificate for 127.0.0.1, made with openssl for this test. */
-function selfSigned(t: ExecutionContext): { key: Buffer; cert: Buffer } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiloop-coordinator-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  // prettier-ignore
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1',
-    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1'], { stdio: 'ignore' });
-  return { key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) };
-}
-
 test('TLS is terminated in the worker that took the connection', async (t) => {
-  const { key, cert } = selfSigned(t);
+  const { key, cert } = selfSigned();
   const runtime = await start(t);
   const server = await runtime.createServer('echo', '127.0.0.1', 0, { ssl: { key, cert } });
   const sock = tls.connect({ host: '127.0.0.1', port: portOf(server), ca: cert });
@@ -230,7 +218,7 @@ test('TLS is terminated in the worker that took the connection', async (t) => {
 });
 
 test('serveHttp with ssl serves HTTPS from the worker loops', async (t) => {
-  const { key, cert } = selfSigned(t);
+  const { key, cert } = selfSigned();
   const runtime = await start(t);
   const server = await runtime.serveHttp('hello', '127.0.0.1', 0, { ssl: { key, cert } });
   const body = await new Promise<string>((resolve, reject) => {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,6 +9,7 @@ import { EchoProtocol } from '../examples/echo_protocol.js';
 import { openFds } from './helpers/fds.js';
 import { withLoop } from './helpers/loop.js';
 import { closeServer, portOf } from './helpers/servers.js';
+import { selfSigned } from './helpers/tls.js';
 
 /** Collects received bytes; `lost` settles on connectionLost. */
 class Collector extends Protocol {
@@ -37,13 +37,8 @@ let clientContext: tls.SecureContext;
 
 test.before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiloop-tls-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
-  serverContext = tls.createSecureContext({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert });
+  const { key, cert } = selfSigned();
+  serverContext = tls.createSecureContext({ key, cert });
   clientContext = tls.createSecureContext({ ca: cert });
 });
 
