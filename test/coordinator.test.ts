@@ -12,6 +12,7 @@ import tls from 'node:tls';
 import anyTest, { type ExecutionContext } from 'ava';
 import { Runtime, type ExceptionContext } from 'multiloop';
 import { openFds } from './helpers/fds.js';
+import { get } from './helpers/http.js';
 import { portOf } from './helpers/servers.js';
 import { selfSigned } from './helpers/tls.js';
 
@@ -71,18 +72,6 @@ async function echoOnce(port: number, message: string): Promise<string> {
   sock.end();
   await closed(sock);
   return reply;
-}
-
-function get(port: number, pathname = '/'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: pathname, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
 }
 
 /** Polls the runtime's stats (every loop iteration of ours) until `ok` holds for them. */

@@ -4,10 +4,10 @@
  * shutdown timeout closes what is still open.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { get } from './helpers/http.js';
 
 const FIXTURE = fileURLToPath(new URL('./shutdown.fixture.js', import.meta.url));
 
@@ -36,18 +36,6 @@ async function startFixture(mode: string): Promise<Child> {
   await until(() => /port (\d+)/.test(stdout));
   const port = Number(/port (\d+)/.exec(stdout)![1]);
   return { child, port, exited, started: (count) => until(() => (stdout.match(/started/g) ?? []).length >= count) };
-}
-
-function get(port: number, pathname: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path: pathname, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
 }
 
 /** Resolves once connecting to `port` is refused: the runtime stopped listening. */
