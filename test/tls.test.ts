@@ -4,32 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import test from 'ava';
-import { Protocol, type EventLoop, type Future, type Server, type Transport } from 'multiloop';
+import { type EventLoop, type Server } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
 import { openFds } from './helpers/fds.js';
 import { withLoop } from './helpers/loop.js';
+import { Collector } from './helpers/protocols.js';
 import { closeServer, portOf } from './helpers/servers.js';
 import { selfSigned } from './helpers/tls.js';
-
-/** Collects received bytes; `lost` settles on connectionLost. */
-class Collector extends Protocol {
-  transport!: Transport;
-  chunks: Buffer[] = [];
-  readonly lost: Future<Error | null>;
-  constructor(loop: EventLoop) {
-    super();
-    this.lost = loop.createFuture();
-  }
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Buffer): void {
-    this.chunks.push(data);
-  }
-  override connectionLost(exc: Error | null): void {
-    this.lost.setResult(exc);
-  }
-}
 
 let dir: string;
 let serverContext: tls.SecureContext;

@@ -2,29 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { AF_UNIX, Protocol, SOCK_STREAM, socket, socketpair, type EventLoop, type Future, type Transport } from 'multiloop';
+import { AF_UNIX, SOCK_STREAM, socket, socketpair } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
 import { withLoop } from './helpers/loop.js';
-
-/** Collects received bytes; `lost` settles on connectionLost. */
-class Collector extends Protocol {
-  transport!: Transport;
-  chunks: Buffer[] = [];
-  readonly lost: Future<Error | null>;
-  constructor(loop: EventLoop) {
-    super();
-    this.lost = loop.createFuture();
-  }
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Buffer): void {
-    this.chunks.push(data);
-  }
-  override connectionLost(exc: Error | null): void {
-    this.lost.setResult(exc);
-  }
-}
+import { Collector } from './helpers/protocols.js';
 
 let dir: string;
 test.before(() => {
