@@ -50,6 +50,22 @@ export function connectPipe<P extends Protocol>(
 }
 
 /**
+ * `connectPipe` for a caller's arguments: throws a RuntimeError on a closed
+ * loop and a TypeError or RangeError naming a bad `protocolFactory` or
+ * `pipe`, before anything is opened.
+ */
+function checkedConnectPipe<P extends Protocol>(
+  loop: BaseEventLoop,
+  protocolFactory: ProtocolFactory<P>,
+  pipe: PipeLike,
+  mode: StreamMode,
+): Promise<[StreamTransport<P>, P]> {
+  loop._checkClosed();
+  checkProtocolFactory(protocolFactory);
+  return connectPipe(loop, protocolFactory, pipeStream(pipe, mode.readable), mode);
+}
+
+/**
  * The seed's `connect_read_pipe`: `dataReceived` for each chunk, then
  * `eofReceived` and `connectionLost(null)` at EOF (a read pipe never stays
  * half-open). The transport closes `pipe` when it closes.
@@ -59,9 +75,7 @@ export function connectReadPipe<P extends Protocol>(
   protocolFactory: ProtocolFactory<P>,
   pipe: PipeLike,
 ): Promise<[StreamTransport<P>, P]> {
-  loop._checkClosed();
-  checkProtocolFactory(protocolFactory);
-  return connectPipe(loop, protocolFactory, pipeStream(pipe, true), READ_PIPE);
+  return checkedConnectPipe(loop, protocolFactory, pipe, READ_PIPE);
 }
 
 /**
@@ -74,7 +88,5 @@ export function connectWritePipe<P extends Protocol>(
   protocolFactory: ProtocolFactory<P>,
   pipe: PipeLike,
 ): Promise<[StreamTransport<P>, P]> {
-  loop._checkClosed();
-  checkProtocolFactory(protocolFactory);
-  return connectPipe(loop, protocolFactory, pipeStream(pipe, false), WRITE_PIPE);
+  return checkedConnectPipe(loop, protocolFactory, pipe, WRITE_PIPE);
 }
