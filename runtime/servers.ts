@@ -142,6 +142,23 @@ function checkBacklog(backlog: unknown): number {
   return backlog;
 }
 
+/**
+ * The checks every kind of server makes before it opens anything: a
+ * RuntimeError if `loop` is closed, a TypeError naming a bad
+ * `protocolFactory`, `ssl` or `backlog`. Returns the TLS context (null
+ * without TLS) and the backlog to listen with.
+ */
+function checkServing(
+  loop: BaseEventLoop,
+  protocolFactory: unknown,
+  options: UnixServerOptions,
+): { context: tls.SecureContext | null; backlog: number } {
+  loop._checkClosed();
+  checkProtocolFactory(protocolFactory);
+  checkSsl(options.ssl);
+  return { context: serverTls(options.ssl), backlog: checkBacklog(options.backlog) };
+}
+
 /** Turns a `sock` option into something `net.Server.listen` takes; throws a TypeError naming `sock` otherwise. */
 function listeningTarget(sock: unknown): ListenTarget {
   if (sock instanceof net.Server) return sock;
@@ -286,11 +303,7 @@ export function createServer<P extends Protocol>(
   port: number | string | null = null,
   options: ServerOptions = {},
 ): Promise<Server> {
-  loop._checkClosed();
-  checkProtocolFactory(protocolFactory);
-  checkSsl(options.ssl);
-  const context = serverTls(options.ssl);
-  const backlog = checkBacklog(options.backlog);
+  const { context, backlog } = checkServing(loop, protocolFactory, options);
   const reuseAddress = options.reuseAddress ?? true;
   if (typeof reuseAddress !== 'boolean') throw new TypeError(`reuseAddress must be a boolean, not ${typeof reuseAddress}`);
   const extra = (): Record<string, unknown> => ({});
@@ -350,11 +363,7 @@ export function createUnixServer<P extends Protocol>(
   path: string | null = null,
   options: UnixServerOptions = {},
 ): Promise<Server> {
-  loop._checkClosed();
-  checkProtocolFactory(protocolFactory);
-  checkSsl(options.ssl);
-  const context = serverTls(options.ssl);
-  const backlog = checkBacklog(options.backlog);
+  const { context, backlog } = checkServing(loop, protocolFactory, options);
   let target: ListenTarget;
   if (options.sock !== null && options.sock !== undefined) {
     if (path !== null) throw new TypeError('path must not be given with sock');
