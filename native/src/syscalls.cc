@@ -272,24 +272,37 @@ napi_value Accept(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// recv(fd, buffer, offset, length) -> bytes read (0 at EOF) | null if none yet
-napi_value Recv(napi_env env, napi_callback_info info) {
+// Reads the (fd, buffer, offset, length) arguments of recv and send: `*bytes`
+// and `*length` give buffer[offset, offset + length). A TypeError names a bad
+// argument; a RangeError says when the range does not lie within buffer.
+bool ArgFdBytes(napi_env env, napi_callback_info info, int32_t* fd, uint8_t** bytes, size_t* length) {
   Args args;
-  int32_t fd, offset, length;
+  int32_t offset, count;
   uint8_t* data;
   size_t size;
-  if (!GetArgs(env, info, &args, 4) || !ArgInt32(env, args.values[0], "fd", &fd) ||
+  if (!GetArgs(env, info, &args, 4) || !ArgInt32(env, args.values[0], "fd", fd) ||
       !ArgBytes(env, args.values[1], "buffer", &data, &size) ||
-      !ArgInt32(env, args.values[2], "offset", &offset) || !ArgInt32(env, args.values[3], "length", &length)) {
-    return nullptr;
+      !ArgInt32(env, args.values[2], "offset", &offset) || !ArgInt32(env, args.values[3], "length", &count)) {
+    return false;
   }
-  if (offset < 0 || length < 0 || static_cast<size_t>(offset) + static_cast<size_t>(length) > size) {
+  if (offset < 0 || count < 0 || static_cast<size_t>(offset) + static_cast<size_t>(count) > size) {
     napi_throw_range_error(env, nullptr, "offset and length must lie within buffer");
-    return nullptr;
+    return false;
   }
+  *bytes = data + offset;
+  *length = static_cast<size_t>(count);
+  return true;
+}
+
+// recv(fd, buffer, offset, length) -> bytes read (0 at EOF) | null if none yet
+napi_value Recv(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  uint8_t* bytes;
+  size_t length;
+  if (!ArgFdBytes(env, info, &fd, &bytes, &length)) return nullptr;
   ssize_t n;
   do {
-    n = recv(fd, data + offset, static_cast<size_t>(length), 0);
+    n = recv(fd, bytes, length, 0);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return WouldBlock(errno) ? Null(env) : ThrowErrno(env, "recv", errno);
   return Int(env, static_cast<int32_t>(n));
@@ -298,22 +311,13 @@ napi_value Recv(napi_env env, napi_callback_info info) {
 // send(fd, buffer, offset, length) -> bytes sent | null if the buffer is full.
 // MSG_NOSIGNAL: a closed peer is an EPIPE error, never a process-killing SIGPIPE.
 napi_value Send(napi_env env, napi_callback_info info) {
-  Args args;
-  int32_t fd, offset, length;
-  uint8_t* data;
-  size_t size;
-  if (!GetArgs(env, info, &args, 4) || !ArgInt32(env, args.values[0], "fd", &fd) ||
-      !ArgBytes(env, args.values[1], "buffer", &data, &size) ||
-      !ArgInt32(env, args.values[2], "offset", &offset) || !ArgInt32(env, args.values[3], "length", &length)) {
-    return nullptr;
-  }
-  if (offset < 0 || length < 0 || static_cast<size_t>(offset) + static_cast<size_t>(length) > size) {
-    napi_throw_range_error(env, nullptr, "offset and length must lie within buffer");
-    return nullptr;
-  }
+  int32_t fd;
+  uint8_t* bytes;
+  size_t length;
+  if (!ArgFdBytes(env, info, &fd, &bytes, &length)) return nullptr;
   ssize_t n;
   do {
-    n = send(fd, data + offset, static_cast<size_t>(length), MSG_NOSIGNAL);
+    n = send(fd, bytes, length, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return WouldBlock(errno) ? Null(env) : ThrowErrno(env, "send", errno);
   return Int(env, static_cast<int32_t>(n));
