@@ -38,6 +38,13 @@ bool GetArgs(napi_env env, napi_callback_info info, Args* args, size_t required)
   return true;
 }
 
+// Reads the fd argument of a call that takes only an fd; false (with a
+// TypeError thrown) when it is missing or not an int32.
+bool ArgFd(napi_env env, napi_callback_info info, int32_t* fd) {
+  Args args;
+  return GetArgs(env, info, &args, 1) && ArgInt32(env, args.values[0], "fd", fd);
+}
+
 bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
 napi_value Int(napi_env env, int32_t value) {
@@ -225,9 +232,8 @@ napi_value Connect(napi_env env, napi_callback_info info) {
 
 // connectResult(fd): throws the error of a finished non-blocking connect.
 napi_value ConnectResult(napi_env env, napi_callback_info info) {
-  Args args;
   int32_t fd;
-  if (!GetArgs(env, info, &args, 1) || !ArgInt32(env, args.values[0], "fd", &fd)) return nullptr;
+  if (!ArgFd(env, info, &fd)) return nullptr;
   int err = 0;
   socklen_t len = sizeof(err);
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return ThrowErrno(env, "getsockopt", errno);
@@ -250,9 +256,8 @@ napi_value Listen(napi_env env, napi_callback_info info) {
 // accept(fd) -> [fd, peerAddress] | null when no connection is pending. The
 // new fd is non-blocking and close-on-exec from birth (accept4).
 napi_value Accept(napi_env env, napi_callback_info info) {
-  Args args;
   int32_t fd;
-  if (!GetArgs(env, info, &args, 1) || !ArgInt32(env, args.values[0], "fd", &fd)) return nullptr;
+  if (!ArgFd(env, info, &fd)) return nullptr;
   sockaddr_storage addr;
   socklen_t len = sizeof(addr);
   int conn;
@@ -336,9 +341,8 @@ napi_value Shutdown(napi_env env, napi_callback_info info) {
 }
 
 napi_value NameOf(napi_env env, napi_callback_info info, bool peer) {
-  Args args;
   int32_t fd;
-  if (!GetArgs(env, info, &args, 1) || !ArgInt32(env, args.values[0], "fd", &fd)) return nullptr;
+  if (!ArgFd(env, info, &fd)) return nullptr;
   sockaddr_storage addr;
   memset(&addr, 0, sizeof(addr));
   socklen_t len = sizeof(addr);
@@ -410,9 +414,8 @@ napi_value SetNonBlocking(napi_env env, napi_callback_info info) {
 
 // isNonBlocking(fd) -> boolean
 napi_value IsNonBlocking(napi_env env, napi_callback_info info) {
-  Args args;
   int32_t fd;
-  if (!GetArgs(env, info, &args, 1) || !ArgInt32(env, args.values[0], "fd", &fd)) return nullptr;
+  if (!ArgFd(env, info, &fd)) return nullptr;
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0) return ThrowErrno(env, "fcntl", errno);
   return Bool(env, (flags & O_NONBLOCK) != 0);
@@ -421,9 +424,8 @@ napi_value IsNonBlocking(napi_env env, napi_callback_info info) {
 // dup(fd) -> a new close-on-exec fd for the same open file (F_DUPFD_CLOEXEC):
 // how an fd changes owner, e.g. from the coordinator to a worker thread.
 napi_value Dup(napi_env env, napi_callback_info info) {
-  Args args;
   int32_t fd;
-  if (!GetArgs(env, info, &args, 1) || !ArgInt32(env, args.values[0], "fd", &fd)) return nullptr;
+  if (!ArgFd(env, info, &fd)) return nullptr;
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0) return ThrowErrno(env, "dup", errno);
   return Int(env, copy);
@@ -433,9 +435,8 @@ napi_value Dup(napi_env env, napi_callback_info info) {
 // on Linux the fd is released regardless, and retrying could close an fd
 // another thread has just been given.
 napi_value Close(napi_env env, napi_callback_info info) {
-  Args args;
   int32_t fd;
-  if (!GetArgs(env, info, &args, 1) || !ArgInt32(env, args.values[0], "fd", &fd)) return nullptr;
+  if (!ArgFd(env, info, &fd)) return nullptr;
   GetAddonData(env)->owned_fds.erase(fd);
   if (close(fd) != 0 && errno != EINTR) return ThrowErrno(env, "close", errno);
   return nullptr;
@@ -444,18 +445,16 @@ napi_value Close(napi_env env, napi_callback_info info) {
 // own(fd): this thread owns `fd` until close(fd) or disown(fd); if the
 // thread's environment is torn down first, the fd is closed.
 napi_value Own(napi_env env, napi_callback_info info) {
-  Args args;
   int32_t fd;
-  if (!GetArgs(env, info, &args, 1) || !ArgInt32(env, args.values[0], "fd", &fd)) return nullptr;
+  if (!ArgFd(env, info, &fd)) return nullptr;
   GetAddonData(env)->owned_fds.insert(fd);
   return nullptr;
 }
 
 // disown(fd): ends own(fd) without closing the fd (it has a new owner).
 napi_value Disown(napi_env env, napi_callback_info info) {
-  Args args;
   int32_t fd;
-  if (!GetArgs(env, info, &args, 1) || !ArgInt32(env, args.values[0], "fd", &fd)) return nullptr;
+  if (!ArgFd(env, info, &fd)) return nullptr;
   GetAddonData(env)->owned_fds.erase(fd);
   return nullptr;
 }
