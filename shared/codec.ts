@@ -44,6 +44,13 @@ const VIEW_TYPES = [
 ] as const;
 type ViewType = (typeof VIEW_TYPES)[number];
 
+/**
+ * Lengths and counts below this take one byte on the wire (a small call's
+ * name and argument count are 2 bytes, not 8); larger ones are this byte
+ * followed by a u32.
+ */
+const LONG_LENGTH = 0xff;
+
 /** Strings up to this length are written by a JS loop when ASCII; longer ones by Buffer.write. */
 const SHORT_STRING = 32;
 
@@ -98,17 +105,28 @@ export class Encoder {
     this.length += 4;
   }
 
+  /** A length or count: one byte below LONG_LENGTH, else LONG_LENGTH and a u32. */
+  writeLength(value: number): void {
+    if (value < LONG_LENGTH) return this.writeU8(value);
+    this.#reserve(5);
+    this.#bytes[this.length] = LONG_LENGTH;
+    this.#view.setUint32(this.length + 1, value, true);
+    this.length += 5;
+  }
+
   writeF64(value: number): void {
     this.#reserve(8);
     this.#view.setFloat64(this.length, value, true);
     this.length += 8;
   }
 
-  /** A string as its UTF-8 byte length (u32) and bytes (lone surrogates become U+FFFD, as in TextEncoder). */
+  /** A string as its UTF-8 byte length (see writeLength) and bytes (lone surrogates become U+FFFD, as in TextEncoder). */
   writeString(value: string): void {
     const n = value.length;
-    this.#reserve(4 + n * 3);
-    const start = this.length + 4;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: when that bound is short, so is the actual length.
+    const prefix = n * 3 < LONG_LENGTH ? 1 : 5;
+    this.#reserve(prefix + n * 3);
+    const start = this.length + prefix;
     let end = start;
     if (n <= SHORT_STRING) {
       const bytes = this.#bytes;
@@ -124,12 +142,17 @@ export class Encoder {
       end = -1;
     }
     if (end < 0) end = start + this.#buffer.write(value, start, 'utf8');
-    this.#view.setUint32(this.length, end - start, true);
+    if (prefix === 1) {
+      this.#bytes[this.length] = end - start;
+    } else {
+      this.#bytes[this.length] = LONG_LENGTH;
+      this.#view.setUint32(this.length + 1, end - start, true);
+    }
     this.length = end;
   }
 
   writeBytes(value: Uint8Array): void {
-    this.writeU32(value.byteLength);
+    this.writeLength(value.byteLength);
     this.#reserve(value.byteLength);
     this.#bytes.set(value, this.length);
     this.length += value.byteLength;
@@ -174,7 +197,7 @@ export class Encoder {
     this.#parents.push(value);
     if (Array.isArray(value)) {
       this.writeU8(Tag.Array);
-      this.writeU32(value.length);
+      this.writeLength(value.length);
       for (let i = 0; i < value.length; i++) this.#writeNested(value[i], i);
     } else if (ArrayBuffer.isView(value)) {
       this.writeU8(Tag.View);
@@ -195,19 +218,19 @@ export class Encoder {
       this.writeValue(value.stack);
     } else if (value instanceof Map) {
       this.writeU8(Tag.Map);
-      this.writeU32(value.size);
+      this.writeLength(value.size);
       for (const [k, v] of value) {
         this.#writeNested(k, 'a Map key');
         this.#writeNested(v, k);
       }
     } else if (value instanceof Set) {
       this.writeU8(Tag.Set);
-      this.writeU32(value.size);
+      this.writeLength(value.size);
       for (const item of value) this.#writeNested(item, 'a Set item');
     } else {
       const keys = Object.keys(value);
       this.writeU8(Tag.Object);
-      this.writeU32(keys.length);
+      this.writeLength(keys.length);
       for (const key of keys) {
         this.writeString(key);
         this.#writeNested((value as Record<string, unknown>)[key], key);
@@ -267,6 +290,11 @@ export class Decoder {
     return v;
   }
 
+  readLength(): number {
+    const n = this.#bytes[this.pos++]!;
+    return n < LONG_LENGTH ? n : this.readU32();
+  }
+
   readF64(): number {
     const v = this.#view.getFloat64(this.pos, true);
     this.pos += 8;
@@ -274,7 +302,7 @@ export class Decoder {
   }
 
   readString(): string {
-    const n = this.readU32();
+    const n = this.readLength();
     const start = this.pos;
     this.pos += n;
     if (n > INTERN_MAX_BYTES) return this.#buffer.toString('utf8', start, start + n);
@@ -297,7 +325,7 @@ export class Decoder {
 
   /** A copy of the next length-prefixed bytes, in memory of its own. */
   readBytes(): Uint8Array {
-    const n = this.readU32();
+    const n = this.readLength();
     const start = this.pos;
     this.pos += n;
     return this.#bytes.slice(start, start + n);
@@ -328,13 +356,13 @@ export class Decoder {
       case Tag.String:
         return this.readString();
       case Tag.Array: {
-        const n = this.readU32();
+        const n = this.readLength();
         const out = new Array<unknown>(n);
         for (let i = 0; i < n; i++) out[i] = this.readValue();
         return out;
       }
       case Tag.Object: {
-        const n = this.readU32();
+        const n = this.readLength();
         const out: Record<string, unknown> = {};
         for (let i = 0; i < n; i++) {
           const key = this.readString();
@@ -344,7 +372,7 @@ export class Decoder {
         return out;
       }
       case Tag.Map: {
-        const n = this.readU32();
+        const n = this.readLength();
         const out = new Map<unknown, unknown>();
         for (let i = 0; i < n; i++) {
           const key = this.readValue();
@@ -353,7 +381,7 @@ export class Decoder {
         return out;
       }
       case Tag.Set: {
-        const n = this.readU32();
+        const n = this.readLength();
         const out = new Set<unknown>();
         for (let i = 0; i < n; i++) out.add(this.readValue());
         return out;

@@ -103,7 +103,7 @@ export function encodeReply(requestId: number, ok: boolean, value: unknown): Enc
 }
 
 function writeArgs(encoder: Encoder, method: string, name: string, args: readonly unknown[]): void {
-  encoder.writeU32(args.length);
+  encoder.writeLength(args.length);
   for (let i = 0; i < args.length; i++) {
     try {
       encoder.writeValue(args[i]);
@@ -115,7 +115,7 @@ function writeArgs(encoder: Encoder, method: string, name: string, args: readonl
 }
 
 function readArgs(decoder: Decoder): unknown[] {
-  const n = decoder.readU32();
+  const n = decoder.readLength();
   const args = new Array<unknown>(n);
   for (let i = 0; i < n; i++) args[i] = decoder.readValue();
   return args;
