@@ -165,14 +165,25 @@ napi_value AddressValue(napi_env env, const sockaddr_storage& addr, socklen_t le
   return Null(env);
 }
 
+// Reads the (family, type, proto) arguments of socket and socketpair.
+bool ArgSocketKind(napi_env env, napi_callback_info info, int32_t* family, int32_t* type, int32_t* proto) {
+  Args args;
+  return GetArgs(env, info, &args, 3) && ArgInt32(env, args.values[0], "family", family) &&
+         ArgInt32(env, args.values[1], "type", type) && ArgInt32(env, args.values[2], "proto", proto);
+}
+
+// Reads the (fd, family, hostOrPath, port?, flowinfo?, scopeId?) arguments
+// of bind and connect.
+bool ArgFdAddress(napi_env env, napi_callback_info info, int32_t* fd, sockaddr_storage* addr, socklen_t* len) {
+  Args args;
+  return GetArgs(env, info, &args, 3) && ArgInt32(env, args.values[0], "fd", fd) &&
+         ArgAddress(env, args, 1, addr, len);
+}
+
 // socket(family, type, proto) -> fd
 napi_value Socket(napi_env env, napi_callback_info info) {
-  Args args;
   int32_t family, type, proto;
-  if (!GetArgs(env, info, &args, 3) || !ArgInt32(env, args.values[0], "family", &family) ||
-      !ArgInt32(env, args.values[1], "type", &type) || !ArgInt32(env, args.values[2], "proto", &proto)) {
-    return nullptr;
-  }
+  if (!ArgSocketKind(env, info, &family, &type, &proto)) return nullptr;
   int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
   if (fd < 0) return ThrowErrno(env, "socket", errno);
   return Int(env, fd);
@@ -180,12 +191,8 @@ napi_value Socket(napi_env env, napi_callback_info info) {
 
 // socketpair(family, type, proto) -> [fd, fd]
 napi_value SocketPair(napi_env env, napi_callback_info info) {
-  Args args;
   int32_t family, type, proto;
-  if (!GetArgs(env, info, &args, 3) || !ArgInt32(env, args.values[0], "family", &family) ||
-      !ArgInt32(env, args.values[1], "type", &type) || !ArgInt32(env, args.values[2], "proto", &proto)) {
-    return nullptr;
-  }
+  if (!ArgSocketKind(env, info, &family, &type, &proto)) return nullptr;
   int fds[2];
   if (socketpair(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto, fds) != 0) {
     return ThrowErrno(env, "socketpair", errno);
@@ -199,14 +206,10 @@ napi_value SocketPair(napi_env env, napi_callback_info info) {
 
 // bind(fd, family, hostOrPath, port?, flowinfo?, scopeId?)
 napi_value Bind(napi_env env, napi_callback_info info) {
-  Args args;
   int32_t fd;
   sockaddr_storage addr;
   socklen_t len;
-  if (!GetArgs(env, info, &args, 3) || !ArgInt32(env, args.values[0], "fd", &fd) ||
-      !ArgAddress(env, args, 1, &addr, &len)) {
-    return nullptr;
-  }
+  if (!ArgFdAddress(env, info, &fd, &addr, &len)) return nullptr;
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) return ThrowErrno(env, "bind", errno);
   return nullptr;
 }
@@ -215,14 +218,10 @@ napi_value Bind(napi_env env, napi_callback_info info) {
 // connected, false when the connection is in progress (wait for writability,
 // then call connectResult).
 napi_value Connect(napi_env env, napi_callback_info info) {
-  Args args;
   int32_t fd;
   sockaddr_storage addr;
   socklen_t len;
-  if (!GetArgs(env, info, &args, 3) || !ArgInt32(env, args.values[0], "fd", &fd) ||
-      !ArgAddress(env, args, 1, &addr, &len)) {
-    return nullptr;
-  }
+  if (!ArgFdAddress(env, info, &fd, &addr, &len)) return nullptr;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0) return Bool(env, true);
   // EINTR: the connect goes on asynchronously, as with EINPROGRESS.
   // EAGAIN: a UNIX socket whose listener's backlog is full.
@@ -358,14 +357,19 @@ napi_value GetSockName(napi_env env, napi_callback_info info) { return NameOf(en
 // getpeername(fd) -> address
 napi_value GetPeerName(napi_env env, napi_callback_info info) { return NameOf(env, info, true); }
 
+// Reads the (fd, level, option) arguments that setsockopt and getsockopt
+// begin with, of at least `required` arguments; `args` keeps them all.
+bool ArgSockOpt(napi_env env, napi_callback_info info, size_t required, Args* args, int32_t* fd, int32_t* level,
+                int32_t* option) {
+  return GetArgs(env, info, args, required) && ArgInt32(env, args->values[0], "fd", fd) &&
+         ArgInt32(env, args->values[1], "level", level) && ArgInt32(env, args->values[2], "option", option);
+}
+
 // setsockopt(fd, level, option, value): value an int or raw bytes.
 napi_value SetSockOpt(napi_env env, napi_callback_info info) {
   Args args;
   int32_t fd, level, option;
-  if (!GetArgs(env, info, &args, 4) || !ArgInt32(env, args.values[0], "fd", &fd) ||
-      !ArgInt32(env, args.values[1], "level", &level) || !ArgInt32(env, args.values[2], "option", &option)) {
-    return nullptr;
-  }
+  if (!ArgSockOpt(env, info, 4, &args, &fd, &level, &option)) return nullptr;
   napi_valuetype type;
   napi_typeof(env, args.values[3], &type);
   int rc;
@@ -388,10 +392,7 @@ napi_value SetSockOpt(napi_env env, napi_callback_info info) {
 napi_value GetSockOpt(napi_env env, napi_callback_info info) {
   Args args;
   int32_t fd, level, option;
-  if (!GetArgs(env, info, &args, 3) || !ArgInt32(env, args.values[0], "fd", &fd) ||
-      !ArgInt32(env, args.values[1], "level", &level) || !ArgInt32(env, args.values[2], "option", &option)) {
-    return nullptr;
-  }
+  if (!ArgSockOpt(env, info, 3, &args, &fd, &level, &option)) return nullptr;
   int value = 0;
   socklen_t len = sizeof(value);
   if (getsockopt(fd, level, option, &value, &len) != 0) return ThrowErrno(env, "getsockopt", errno);
