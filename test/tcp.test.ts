@@ -1,75 +1,14 @@
 import net from 'node:net';
 import test from 'ava';
 import {
-  AF_INET, logger, newEventLoop, Protocol, RuntimeError, SOCK_STREAM, socket,
-  type EventLoop, type Future, type Server, type Transport,
+  AF_INET, logger, newEventLoop, RuntimeError, SOCK_STREAM, socket,
+  type EventLoop, type Future, type Server,
 } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
 import { openFds } from './helpers/fds.js';
 import { withLoop } from './helpers/loop.js';
+import { Recorder } from './helpers/protocols.js';
 import { closeServer, portOf } from './helpers/servers.js';
-
-/** Records every callback in order; `seen(name)` settles once that callback ran. */
-class Recorder extends Protocol {
-  events: string[] = [];
-  received: Buffer[] = [];
-  transport!: Transport;
-  lostWith: Error | null = null;
-  keepOpen = false;
-  onData: ((data: Buffer) => void) | null = null;
-  private readonly waiters = new Map<string, Future<void>>();
-  constructor(private readonly loop: EventLoop) {
-    super();
-  }
-  seen(name: string): Future<void> {
-    let waiter = this.waiters.get(name);
-    if (waiter === undefined) {
-      waiter = this.loop.createFuture<void>();
-      this.waiters.set(name, waiter);
-      if (this.events.includes(name)) waiter.setResult(undefined);
-    }
-    return waiter;
-  }
-  private record(name: string): void {
-    this.events.push(name);
-    const waiter = this.waiters.get(name);
-    if (waiter !== undefined && !waiter.done()) waiter.setResult(undefined);
-  }
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-    this.record('made');
-  }
-  override dataReceived(data: Buffer): void {
-    this.received.push(data);
-    this.onData?.(data);
-    this.record('data');
-  }
-  override eofReceived(): boolean {
-    this.record('eof');
-    return this.keepOpen;
-  }
-  override pauseWriting(): void {
-    this.record('pause');
-  }
-  override resumeWriting(): void {
-    this.record('resume');
-  }
-  override connectionLost(exc: Error | null): void {
-    this.lostWith = exc;
-    this.record('lost');
-  }
-  get bytes(): Buffer {
-    return Buffer.concat(this.received);
-  }
-  /** Settles once `n` bytes were received in all. */
-  async receivedBytes(n: number): Promise<Buffer> {
-    while (this.bytes.length < n) {
-      this.waiters.delete('data');
-      await this.seen('data');
-    }
-    return this.bytes;
-  }
-}
 
 /** A server whose connections' protocols are Recorders; `accepted` settles with the first. */
 async function recordingServer(loop: EventLoop): Promise<{ server: Server; port: number; accepted: Future<Recorder> }> {

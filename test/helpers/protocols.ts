@@ -22,3 +22,65 @@ export class Collector extends Protocol {
     this.lost.setResult(exc);
   }
 }
+
+/** Records every callback in order; `seen(name)` settles once that callback ran. */
+export class Recorder extends Protocol {
+  events: string[] = [];
+  received: Buffer[] = [];
+  transport!: Transport;
+  lostWith: Error | null = null;
+  keepOpen = false;
+  onData: ((data: Buffer) => void) | null = null;
+  private readonly waiters = new Map<string, Future<void>>();
+  constructor(private readonly loop: EventLoop) {
+    super();
+  }
+  seen(name: string): Future<void> {
+    let waiter = this.waiters.get(name);
+    if (waiter === undefined) {
+      waiter = this.loop.createFuture<void>();
+      this.waiters.set(name, waiter);
+      if (this.events.includes(name)) waiter.setResult(undefined);
+    }
+    return waiter;
+  }
+  private record(name: string): void {
+    this.events.push(name);
+    const waiter = this.waiters.get(name);
+    if (waiter !== undefined && !waiter.done()) waiter.setResult(undefined);
+  }
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
+    this.record('made');
+  }
+  override dataReceived(data: Buffer): void {
+    this.received.push(data);
+    this.onData?.(data);
+    this.record('data');
+  }
+  override eofReceived(): boolean {
+    this.record('eof');
+    return this.keepOpen;
+  }
+  override pauseWriting(): void {
+    this.record('pause');
+  }
+  override resumeWriting(): void {
+    this.record('resume');
+  }
+  override connectionLost(exc: Error | null): void {
+    this.lostWith = exc;
+    this.record('lost');
+  }
+  get bytes(): Buffer {
+    return Buffer.concat(this.received);
+  }
+  /** Settles once `n` bytes were received in all. */
+  async receivedBytes(n: number): Promise<Buffer> {
+    while (this.bytes.length < n) {
+      this.waiters.delete('data');
+      await this.seen('data');
+    }
+    return this.bytes;
+  }
+}
