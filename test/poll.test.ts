@@ -7,13 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { Handle, RuntimeError, Socket, newEventLoop, socketpair, type EventLoop } from 'multiloop';
 import { openFds } from './helpers/fds.js';
 import { loopFor, runOnce, test } from './helpers/loop.js';
-
-/** A connected socketpair, closed when the test ends. */
-function pair(t: { teardown(fn: () => void): void }): [Socket, Socket] {
-  const sockets = socketpair();
-  t.teardown(() => sockets.forEach((s) => s.close()));
-  return sockets;
-}
+import { pair } from './helpers/sockets.js';
 
 /** Lets Node's event loop turn twice, so that a ready fd has been polled at least once. */
 async function nodeTurns(): Promise<void> {

@@ -8,19 +8,13 @@ import {
 } from 'multiloop';
 import { openFds } from './helpers/fds.js';
 import { loopFor, test } from './helpers/loop.js';
+import { pair } from './helpers/sockets.js';
 
 type Teardown = { teardown(fn: () => void): void };
 
 function closing<T extends Socket>(t: Teardown, sock: T): T {
   t.teardown(() => sock.close());
   return sock;
-}
-
-/** A connected socketpair, closed when the test ends. */
-function pair(t: Teardown): [Socket, Socket] {
-  const sockets = socketpair();
-  t.teardown(() => sockets.forEach((s) => s.close()));
-  return sockets;
 }
 
 /** A listening TCP socket on 127.0.0.1, port 0. */
