@@ -321,7 +321,7 @@ export class FdTransport<P extends Protocol = Protocol> extends FlowControlTrans
 }
 
 /** The extra info of a connected socket, as asyncio gives it: null for an address the OS no longer knows (a reset connection). */
-export function socketExtra(sock: Socket): Record<string, unknown> {
+function socketExtra(sock: Socket): Record<string, unknown> {
   return { socket: sock, sockname: addressOrNull(() => sock.getsockname()), peername: addressOrNull(() => sock.getpeername()) };
 }
 
