@@ -17,7 +17,8 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { AF_INET, newEventLoop, Protocol, SOCK_STREAM, socket, type EventLoop, type Transport } from 'multiloop';
+import { AF_INET, newEventLoop, SOCK_STREAM, socket, type EventLoop } from 'multiloop';
+import { EchoProtocol } from '../examples/echo_protocol.js';
 import { startFdTransport } from '../runtime/fd_transport.js';
 import { createReporter } from './report.js';
 
@@ -39,16 +40,6 @@ interface Measured {
   requests: number;
   seconds: number;
   cpu: number;
-}
-
-class EchoProtocol extends Protocol {
-  private transport!: Transport;
-  override connectionMade(transport: Transport): void {
-    this.transport = transport;
-  }
-  override dataReceived(data: Buffer): void {
-    this.transport.write(data);
-  }
 }
 
 /** Runs `scenario`'s client against `port`; settles with its count and this process's CPU seconds meanwhile (warm-up excluded). */
