@@ -8,7 +8,7 @@
  *    rounds after a warm-up round (the steady state, not the JIT's start).
  * 2. Round trip between two idle loops (main, and a worker running a loop):
  *    ping with callSoonThreadsafe and pong back, against a postMessage
- *    ping-pong; plus `LoopRef.call`'s round trip.
+ *    ping-pong; plus `LoopRef.call`'s round trip; the three take turns.
  * 3. Wake-up: a raw ring ping-pong between two idle threads, woken by the
  *    wake word (Atomics.waitAsync) or by a MessagePort doorbell.
  *
@@ -24,8 +24,12 @@ const MESSAGES_PER_ROUND = 300_000;
 /** Throughput rounds per path: a warm-up, then the measured ones (their median is reported). */
 const ROUNDS = 4;
 const RTT_SAMPLES = 600;
-/** Round trips run first and not counted, so that both paths are measured with their code optimized. */
-const RTT_WARMUP = 300;
+/**
+ * Round trips run first, back to back, and not counted, so that both paths
+ * are measured with their code optimized: 300 trips with idle gaps left the
+ * first path measured ~1.8x slower than the same path measured later.
+ */
+const RTT_WARMUP = 3000;
 /** Pause between round trips (seconds), so that both sides are idle (asleep) when each ping arrives. */
 const RTT_GAP = 0.002;
 
@@ -153,46 +157,49 @@ async function roundTrips(): Promise<{ ring: Percentiles; port: Percentiles; cal
   const echo = spawn({ role: 'echo-loop', main: getLoopRef(loop), port: port2 }, [port2]);
   const [peerData] = await echo.message;
   const peer = LoopRef.from(peerData as LoopRefData);
-  const result = await loop.runUntilComplete(async () => {
-    const ring = await sample(loop, (pong) => {
+  const [ring, port, call] = await loop.runUntilComplete(sample(loop, [
+    (pong) => {
       loop.register('pong', pong);
       return () => peer.callSoonThreadsafe('ping');
-    });
-    const port = await sample(loop, (pong) => {
+    },
+    (pong) => {
       port1.on('message', () => loop._callIo(pong));
       return () => port1.postMessage('ping');
-    });
-    const call = await sample(loop, (pong) => () => void peer.call('echo').then(pong));
-    return { ring, port, call };
-  });
+    },
+    (pong) => () => void peer.call('echo').then(pong),
+  ]));
   peer.callSoonThreadsafe('stop');
   await echo.exited;
   port1.close();
   loop.close();
-  return result;
+  return { ring: ring!, port: port!, call: call! };
 }
 
 /**
- * RTT_SAMPLES round trips, each after RTT_GAP of idleness: `setup(pong)`
- * wires the reply to call `pong` and returns how to send a ping.
+ * Round trips by each of `paths`, taking turns trip by trip so that every
+ * path meets the same machine: RTT_WARMUP each, back to back, then
+ * RTT_SAMPLES each after RTT_GAP of idleness. A path's `setup(pong)` wires
+ * its reply to call `pong` and returns how to send a ping.
  */
-async function sample(loop: EventLoop, setup: (pong: () => void) => () => void): Promise<Percentiles> {
-  const times: number[] = [];
+async function sample(loop: EventLoop, paths: ((pong: () => void) => () => void)[]): Promise<Percentiles[]> {
+  const times = paths.map((): number[] => []);
   let sentAt = 0;
   let next: (() => void) | null = null;
-  const ping = setup(() => {
-    times.push(performance.now() - sentAt);
+  const pings = paths.map((setup, k) => setup(() => {
+    times[k]!.push(performance.now() - sentAt);
     next?.();
-  });
+  }));
   for (let i = 0; i < RTT_WARMUP + RTT_SAMPLES; i++) {
-    await new Promise<void>((resolve) => loop.callLater(RTT_GAP, resolve));
-    await new Promise<void>((resolve) => {
-      next = resolve;
-      sentAt = performance.now();
-      ping();
-    });
+    for (const ping of pings) {
+      if (i >= RTT_WARMUP) await new Promise<void>((resolve) => loop.callLater(RTT_GAP, resolve));
+      await new Promise<void>((resolve) => {
+        next = resolve;
+        sentAt = performance.now();
+        ping();
+      });
+    }
   }
-  return percentiles(times.slice(RTT_WARMUP).map((ms) => ms / 1000));
+  return times.map((path) => percentiles(path.slice(RTT_WARMUP).map((ms) => ms / 1000)));
 }
 
 /** A raw ring ping-pong with a thread that runs no loop: only the wake-up differs. */
@@ -207,7 +214,7 @@ async function rawWakeRoundTrips(doorbell: boolean): Promise<Percentiles> {
   const record = new Uint8Array(16);
   const times: number[] = [];
   for (let i = 0; i < RTT_WARMUP + RTT_SAMPLES; i++) {
-    await new Promise((resolve) => setTimeout(resolve, RTT_GAP * 1000));
+    if (i >= RTT_WARMUP) await new Promise((resolve) => setTimeout(resolve, RTT_GAP * 1000));
     const sentAt = performance.now();
     await new Promise<void>((resolve) => {
       const check = (): void => {
