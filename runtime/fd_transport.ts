@@ -112,7 +112,8 @@ export class FdTransport<P extends Protocol = Protocol> extends FlowControlTrans
    * Serves `sock`, a connected non-blocking stream socket, which the
    * transport owns from now on (it closes it, exactly once), and schedules
    * `connectionMade`. TCP sockets get TCP_NODELAY, as asyncio's do. `owner`
-   * is told once `connectionLost` ran. If the socket cannot be set up, it is
+   * is attached before `connectionMade` runs and detached once
+   * `connectionLost` ran. If the socket cannot be set up, it is
    * closed and the OS error thrown.
    */
   constructor(loop: BaseEventLoop, sock: Socket, protocol: P, extra: Record<string, unknown>, owner: ConnectionOwner | null = null) {

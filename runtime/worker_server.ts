@@ -188,7 +188,8 @@ export class WorkerServer {
     const sock = takeHandoff(fd, this.#stats);
     // As loop.createServer's connections (and asyncio's TCP transports) are.
     sock.setNoDelay(true);
-    this.#opened(served, sock);
+    this.#stats.connectionOpened();
+    served.connections.add(sock);
     sock.once('close', () => this.#ended(serverId, served, sock));
     serve(sock);
   }
@@ -203,20 +204,16 @@ export class WorkerServer {
     this.#stats.handoffTaken();
     const sock = adoptConnectedFd(fd);
     let transport: FdTransport;
-    // Counted once created (below); its connectionLost runs later, from the loop.
-    const owner = { _attach: () => {}, _detach: () => this.#ended(serverId, served, transport) };
+    // Counted once the transport exists and before its protocol runs (a policy must never see a
+    // connection that already answered its client missing); its connectionLost runs later, from the loop.
+    const owner = { _attach: () => this.#stats.connectionOpened(), _detach: () => this.#ended(serverId, served, transport) };
     try {
       transport = startFdTransport(this.#loop, sock, factory, owner);
     } catch (exc) {
       this.#loop.callExceptionHandler({ message: 'cannot serve an accepted connection', exception: exc });
       return;
     }
-    this.#opened(served, transport);
-  }
-
-  #opened(served: Served, connection: Connection): void {
-    this.#stats.connectionOpened();
-    served.connections.add(connection);
+    served.connections.add(transport);
   }
 
   #ended(serverId: number, served: Served, connection: Connection): void {
