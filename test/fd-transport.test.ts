@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import anyTest, { type ExecutionContext } from 'ava';
 import {
-  AF_INET, logger, newEventLoop, Protocol, Runtime, RuntimeError, Socket, SOCK_STREAM, socket, socketpair,
+  AF_INET, IPPROTO_TCP, logger, newEventLoop, Protocol, Runtime, RuntimeError, Socket, SOCK_STREAM, socket, socketpair, TCP_NODELAY,
   type EventLoop, type Future,
 } from 'multiloop';
 import { adoptConnectedFd, FdTransport, startFdTransport } from '../runtime/fd_transport.js';
@@ -307,6 +307,17 @@ test('getExtraInfo gives peername, sockname and socket', async (t) => {
     t.deepEqual(b.getExtraInfo('peername'), serverName);
     t.is(a.getExtraInfo('socket'), server);
     t.is(a.getExtraInfo('peercert', 'none'), 'none');
+    a.abort();
+    b.abort();
+  });
+});
+
+test('TCP transports get TCP_NODELAY, as asyncio\'s do', async (t) => {
+  await run(async (loop) => {
+    const [server, client] = await tcpPair(loop);
+    t.is(server.getsockopt(IPPROTO_TCP, TCP_NODELAY), 0);
+    const [a, b] = transports(loop, [server, client]);
+    t.not(server.getsockopt(IPPROTO_TCP, TCP_NODELAY), 0);
     a.abort();
     b.abort();
   });
