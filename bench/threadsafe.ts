@@ -3,9 +3,10 @@
  * MessagePort.postMessage, between the same threads, in one run.
  *
  * 1. Throughput: 1 and 3 producer threads send small messages (a name, an
- *    int, two floats; the same number per round, split among them) to the main thread's loop, through
- *    `LoopRef.callSoonThreadsafe` and through `postMessage`, in alternating
- *    rounds after a warm-up round (the steady state, not the JIT's start).
+ *    int, two floats; the same number per round, split among them) to the
+ *    main thread's loop, through `LoopRef.callSoonThreadsafe` and through
+ *    `postMessage`, in alternating rounds after a warm-up round (the steady
+ *    state, not the JIT's start).
  * 2. Round trip between two idle loops (main, and a worker running a loop):
  *    ping with callSoonThreadsafe and pong back, against a postMessage
  *    ping-pong; plus `LoopRef.call`'s round trip; the three take turns.
@@ -107,7 +108,7 @@ async function throughput(producers: number): Promise<{ ring: Rate; port: Rate }
       ports.push(port1);
       return spawn({ role: 'port-producer', port: port2, go, rounds: ROUNDS, count }, [port2]);
     });
-    return { via, go: new Int32Array(go), workers, rates: [] as number[], cpu: 0, counted: 0 };
+    return { go: new Int32Array(go), workers, rates: [] as number[], cpu: 0, counted: 0 };
   });
   // Every producer has loaded its modules and waits on its group's start word.
   await Promise.all(groups.flatMap((g) => g.workers.map((w) => w.message)));
