@@ -321,7 +321,12 @@ export class FdTransport<P extends Protocol = Protocol> extends FlowControlTrans
   }
 }
 
-/** The extra info of a connected socket, as asyncio gives it: null for an address the OS no longer knows (a reset connection). */
+/**
+ * The extra info of a connected socket, as asyncio gives it: null for an
+ * address the OS no longer knows (a reset connection). `socket` is the
+ * transport's own Socket, for options and names: closing it is the
+ * transport's job.
+ */
 function socketExtra(sock: Socket): Record<string, unknown> {
   return { socket: sock, sockname: addressOrNull(() => sock.getsockname()), peername: addressOrNull(() => sock.getpeername()) };
 }
