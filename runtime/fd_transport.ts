@@ -8,7 +8,9 @@
  * connection (a Duplex, a probe of the fd's type), and every byte then goes
  * through Node's stream machinery. Here a connection costs one poll handle,
  * a read is one system call and a copy of the bytes read, and a write is
- * one system call when the kernel takes it all (see bench/RESULTS.md).
+ * one system call when the kernel takes it all; only what it does not take
+ * is buffered, and only while such a backlog waits is the fd watched for
+ * writability (see bench/RESULTS.md).
  *
  * Semantics are `StreamTransport`'s (tcp.ts), which are asyncio's: the
  * protocol's `connectionMade` runs first, then `dataReceived` in order,
