@@ -5,9 +5,11 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import anyTest, { type ExecutionContext } from 'ava';
 import {
-  AF_INET, IPPROTO_TCP, logger, newEventLoop, Protocol, Runtime, RuntimeError, Socket, SOCK_STREAM, socket, socketpair, TCP_NODELAY,
+  AF_INET, AF_UNIX, IPPROTO_TCP, logger, newEventLoop, Protocol, Runtime, RuntimeError, Socket, SOCK_STREAM, socket, socketpair, TCP_NODELAY,
   type EventLoop, type Future,
 } from 'multiloop';
 import { adoptConnectedFd, FdTransport, startFdTransport } from '../runtime/fd_transport.js';
@@ -515,4 +517,24 @@ test('a runtime server\'s close waits for the connections open on FdTransports, 
   const closedSock = new Promise((resolve) => sock.once('close', resolve));
   t.is(await runtime.shutdown({ timeout: 0.05 }), 1);
   await closedSock;
+});
+
+test('the runtime serves connections of an adopted UNIX listening socket with an FdTransport', async (t) => {
+  const runtime = await startRuntime(t);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fd-transport-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const where = path.join(dir, 'sock');
+  const listener = socket(AF_UNIX, SOCK_STREAM);
+  listener.bind(where);
+  listener.listen();
+  // The runtime owns the listening fd from now on, as it would one from systemd.
+  await runtime.createServer('kind', null, null, { sock: listener.detach() });
+  const reply = await new Promise<string>((resolve, reject) => {
+    const sock = net.connect(where);
+    let text = '';
+    sock.on('data', (chunk) => (text += chunk));
+    sock.once('error', reject);
+    sock.once('close', () => resolve(text));
+  });
+  t.is(reply, 'FdTransport');
 });
