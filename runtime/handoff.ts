@@ -5,8 +5,11 @@
  *
  * The coordinator accepts with raw `accept4` (native layer) and sends the
  * new fd's number through the worker loop's ring (one small record, no
- * postMessage); the worker wraps that fd in a `net.Socket` on its own libuv
- * loop. fds are per process, so the number is all that needs to travel.
+ * postMessage); the worker serves that fd directly with an FdTransport
+ * (native poll layer) for protocol and streams servers, or wraps it in a
+ * `net.Socket` of its own libuv loop where Node streams are needed (TLS,
+ * HTTP: `takeHandoff`). fds are per process, so the number is all that
+ * needs to travel.
  * This path works on every Node version (Node 26 can also transfer a
  * libuv-accepted `net.Socket` with postMessage, but that costs a libuv
  * accept, a JS socket object and a postMessage per connection in the
@@ -15,8 +18,8 @@
  * No fd may leak, even when a worker dies with hand-offs still in its ring.
  * The coordinator keeps the fds it handed to each worker, in order; the
  * worker counts each hand-off it takes, in shared memory, *before* it wraps
- * the fd (from then on the worker's libuv owns it and closes it, even when
- * the thread dies). A ring is FIFO, so the fds past that count were never
+ * the fd (from then on the worker owns it — its libuv handle or its native
+ * Socket — and closes it, even when the thread dies). A ring is FIFO, so the fds past that count were never
  * taken: `reclaim()` closes exactly those. Counting before wrapping means a
  * worker killed between the two leaks that one fd, rather than the
  * coordinator closing a number that the process may already have reused.
