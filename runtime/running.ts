@@ -7,11 +7,12 @@
  * importing the loop (that would be an import cycle).
  */
 import { RuntimeError } from './errors.js';
+import type { AnyCallback } from './validate.js';
 
 /** The part of a loop that futures and tasks use; the loop classes implement it. */
 export interface LoopCore {
-  callSoon(callback: (...args: any[]) => unknown, ...args: unknown[]): unknown;
-  callLater(delay: number, callback: (...args: any[]) => unknown, ...args: unknown[]): { cancel(): void };
+  callSoon(callback: AnyCallback, ...args: unknown[]): unknown;
+  callLater(delay: number, callback: AnyCallback, ...args: unknown[]): { cancel(): void };
   callExceptionHandler(context: Record<string, unknown>): void;
   createTask<T>(coro: unknown): PromiseLike<T>;
   getDebug(): boolean;
