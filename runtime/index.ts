@@ -39,7 +39,8 @@ export {
   NI_NUMERICHOST, NI_NUMERICSERV, NI_NOFQDN, NI_NAMEREQD, NI_DGRAM, type AddrInfo, type GetaddrinfoOptions,
 } from './dns.js';
 export type { FileLike } from './poll.js';
-export { RuntimeServer, ListeningSocket } from './runtime_server.js';
+export { RuntimeServer } from './runtime_server.js';
+export { ListeningSocket } from './listening_socket.js';
 export type { RuntimeServerOptions } from './coordinator.js';
 export type { LoopStatsSnapshot } from './loop_stats.js';
 export type { PolicyName } from './dispatch.js';
