@@ -342,13 +342,14 @@ function addressOrNull<T>(get: () => T): T | null {
 }
 
 /**
- * Takes ownership of `fd`, a connected non-blocking stream socket (its
- * family read from the fd), as a Socket of this thread: from now on it is
- * closed if the thread ends. Throws (and closes `fd`) if `fd` is no socket.
+ * Takes ownership of `fd`, a connected non-blocking stream socket of
+ * `family` (read from the fd when not given), as a Socket of this thread:
+ * from now on it is closed if the thread ends. Throws (and closes `fd`) if
+ * `fd` is no socket.
  */
-export function adoptConnectedFd(fd: number): Socket {
+export function adoptConnectedFd(fd: number, family?: number): Socket {
   try {
-    return new Socket(undefined, SOCK_STREAM, 0, fd);
+    return new Socket(family, SOCK_STREAM, 0, fd);
   } catch (exc) {
     native.close(fd);
     throw exc;
@@ -357,14 +358,16 @@ export function adoptConnectedFd(fd: number): Socket {
 
 /**
  * Creates the protocol and the transport of connected `sock` and schedules
- * `connectionMade`. If the protocol factory or the transport's set-up
- * throws, `sock` is closed and the error thrown.
+ * `connectionMade`; `extra` adds to (or overrides) the socket's extra info.
+ * If the protocol factory or the transport's set-up throws, `sock` is
+ * closed and the error thrown.
  */
 export function startFdTransport<P extends Protocol>(
   loop: BaseEventLoop,
   sock: Socket,
   protocolFactory: ProtocolFactory<P>,
   owner: ConnectionOwner | null = null,
+  extra: Record<string, unknown> | null = null,
 ): FdTransport<P> {
   let protocol: P;
   try {
@@ -374,5 +377,6 @@ export function startFdTransport<P extends Protocol>(
     sock.close();
     throw exc;
   }
-  return new FdTransport(loop, sock, protocol, socketExtra(sock), owner);
+  const info = socketExtra(sock);
+  return new FdTransport(loop, sock, protocol, extra === null ? info : Object.assign(info, extra), owner);
 }

@@ -1,21 +1,25 @@
 /**
  * Servers: `Server` and the listening side of TCP (`createServer`) and UNIX
- * sockets (`createUnixServer`). Each listening socket is a Node `net.Server`;
- * each accepted connection gets its own protocol and stream transport.
+ * sockets (`createUnixServer`). A plain server listens on native sockets
+ * (`ListeningSocket`: accept4, a batch per readiness event) and serves each
+ * accepted fd with an `FdTransport`, no Node stream in between. A TLS
+ * server, or one adopting a `net.Server`, listens with a Node `net.Server`
+ * and serves each connection with a `StreamTransport`, since TLS needs Node
+ * streams.
  */
 import fs from 'node:fs';
 import net from 'node:net';
 import type tls from 'node:tls';
+import { native } from '../native/index.js';
 import type { BaseEventLoop } from './base_events.js';
+import { adoptConnectedFd, startFdTransport } from './fd_transport.js';
+import { adoptListener, ListeningSocket, openListeners, openUnixListener } from './listening_socket.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
-import {
-  acceptedConnection, checkHost, checkPort, checkProtocolFactory, detachedFd, nodeFamily, resolveHost, type ConnectionOwner,
-} from './tcp.js';
-import { AF_INET, AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, SOCK_STREAM, socket } from './socket.js';
+import { acceptedConnection, checkHost, checkPort, checkProtocolFactory, detachedFd, nodeFamily, type ConnectionOwner } from './tcp.js';
 import { checkSsl, serverTls, type SslOption } from './tls.js';
 import { addressTuple, registerLoopResource, unregisterLoopResource, type Address, type LoopResource } from './transports.js';
 
-/** One listening socket of a `Server`, as `Server.sockets` lists it. */
+/** One listening `net.Server` of a TLS or adopted-`net.Server` `Server`, as `Server.sockets` lists it. */
 export class ServerSocket {
   readonly #server: net.Server;
   readonly #fd: number;
@@ -37,6 +41,11 @@ export class ServerSocket {
   fileno(): number {
     return this.#fd;
   }
+
+  /** @internal Stops listening; settles once Node closed the listening socket and the connections it counts. */
+  _close(): Promise<void> {
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
 }
 
 /**
@@ -47,18 +56,19 @@ export class ServerSocket {
  */
 export class Server implements LoopResource, ConnectionOwner {
   /** The listening sockets, or null once `close()` was called. */
-  sockets: ServerSocket[] | null;
+  sockets: (ListeningSocket | ServerSocket)[] | null;
   readonly #loop: BaseEventLoop;
-  readonly #servers: net.Server[];
+  /** The UNIX socket path this server bound, removed when it closes (as Node and asyncio do). */
+  readonly #path: string | null;
   #active = 0;
   #listenersClosed = false;
   readonly #closed: Promise<void>;
   #settleClosed!: () => void;
 
-  constructor(loop: BaseEventLoop, servers: net.Server[]) {
+  constructor(loop: BaseEventLoop, sockets: (ListeningSocket | ServerSocket)[], path: string | null = null) {
     this.#loop = loop;
-    this.#servers = servers;
-    this.sockets = servers.map((s) => new ServerSocket(s));
+    this.sockets = sockets;
+    this.#path = path;
     this.#closed = new Promise((resolve) => (this.#settleClosed = resolve));
     registerLoopResource(loop, this);
   }
@@ -73,17 +83,16 @@ export class Server implements LoopResource, ConnectionOwner {
 
   /** Stops listening and sets `sockets` to null; accepted connections stay open. Idempotent. */
   close(): void {
-    if (this.sockets === null) return;
+    const sockets = this.sockets;
+    if (sockets === null) return;
     this.sockets = null;
     unregisterLoopResource(this.#loop, this);
-    let open = this.#servers.length;
-    const onClosed = (): void => {
-      if (--open > 0) return;
+    const closing = sockets.map((sock) => sock._close());
+    if (this.#path !== null) removeSocketFile(this.#path);
+    void Promise.all(closing).then(() => {
       this.#listenersClosed = true;
       this.#maybeClosed();
-    };
-    // Node calls back once the listening socket and the connections it counts are gone.
-    for (const server of this.#servers) server.close(onClosed);
+    });
   }
 
   /** Settles once closed and every accepted connection ran `connectionLost`. */
@@ -131,8 +140,8 @@ export interface UnixServerOptions {
 /** A listening socket to adopt: our `Socket` (detached), an fd we then own, or a `net.Server`. */
 export type ListeningSocketLike = net.Server | number | { fileno(): number; detach(): number };
 
-/** Where a `net.Server` listens: an address, a path or an adopted fd. */
-type ListenTarget = net.ListenOptions | { fd: number } | net.Server;
+/** Where a `net.Server` listens: a path, an fd we own, or the adopted `net.Server` itself. */
+type ListenTarget = { path: string } | { fd: number } | net.Server;
 
 function checkBacklog(backlog: unknown): number {
   if (backlog === undefined) return 100;
@@ -159,12 +168,57 @@ function checkServing(
   return { context: serverTls(options.ssl), backlog: checkBacklog(options.backlog) };
 }
 
-/** Turns a `sock` option into something `net.Server.listen` takes; throws a TypeError naming `sock` otherwise. */
-function listeningTarget(sock: unknown): ListenTarget {
-  if (sock instanceof net.Server) return sock;
+/** The fd of a `sock` option that is no `net.Server`, which we own from now on; throws a TypeError naming `sock` otherwise. */
+function adoptedFd(sock: unknown): number {
   const fd = detachedFd(sock);
   if (fd === null) throw new TypeError(`sock must be a Socket, a net.Server or a file descriptor, not ${typeof sock}`);
-  return { fd };
+  return fd;
+}
+
+/** Makes the adopted `fd` listen with `backlog`; on failure, closes it (it is ours) and throws. */
+function adoptListening(fd: number, backlog: number): number {
+  try {
+    return adoptListener(fd, backlog);
+  } catch (exc) {
+    native.close(fd);
+    throw exc;
+  }
+}
+
+/**
+ * Serves `fds` (listening, non-blocking; the server owns them from now on)
+ * with an FdTransport per accepted connection, whose extra info `extra`
+ * adds to. If `loop` closed meanwhile, closes them and throws RuntimeError.
+ */
+function serveNative<P extends Protocol>(
+  loop: BaseEventLoop,
+  protocolFactory: ProtocolFactory<P>,
+  fds: number[],
+  extra: Record<string, unknown> | null,
+  path: string | null = null,
+): Server {
+  try {
+    loop._checkClosed();
+  } catch (exc) {
+    for (const fd of fds) native.close(fd);
+    throw exc;
+  }
+  const families = fds.map((fd) => native.getsockopt(fd, native.constants.SOL_SOCKET, native.constants.SO_DOMAIN));
+  const sockets = fds.map((fd) => new ListeningSocket(fd));
+  const server = new Server(loop, sockets, path);
+  sockets.forEach((sock, i) => {
+    const family = families[i]!;
+    const serve = (fd: number): void => {
+      try {
+        startFdTransport(loop, adoptConnectedFd(fd, family), protocolFactory, server, extra);
+      } catch (exception) {
+        // The connection was closed; the server goes on accepting.
+        loop.callExceptionHandler({ message: 'an accepted connection could not be served (protocol factory or socket set-up failed); it was closed', exception, server });
+      }
+    };
+    sock._startAccepting(loop, serve, { server });
+  });
+  return server;
 }
 
 /** Listens on one target; rejects with the OS error (the server is then closed). */
@@ -183,63 +237,47 @@ function listen(target: ListenTarget, backlog: number, onConnection: (sock: net.
       resolve(server);
     };
     if ('fd' in target) server.listen(target, backlog, onListening);
-    else server.listen({ ...(target as net.ListenOptions), backlog }, onListening);
+    else server.listen({ ...(target as { path: string }), backlog }, onListening);
   });
 }
 
 /**
- * Listens on every target in order and builds the `Server`; if one fails,
- * closes those already listening and rejects with that error. A target
- * whose address family the machine lacks is skipped when `optional` says so.
+ * Listens with a `net.Server` on every target in order and builds the
+ * `Server`, each connection served by a StreamTransport (TLS when `ssl`);
+ * if one fails, closes those already listening, and the fds not yet handed
+ * to Node, and rejects with that error.
  */
-async function serve<P extends Protocol>(
+async function serveNode<P extends Protocol>(
   loop: BaseEventLoop,
   protocolFactory: ProtocolFactory<P>,
   targets: ListenTarget[],
   backlog: number,
   ssl: tls.SecureContext | null,
-  extra: (sock: net.Socket) => Record<string, unknown>,
-  optional: (target: ListenTarget, err: NodeJS.ErrnoException) => boolean = () => false,
+  extra: Record<string, unknown>,
 ): Promise<Server> {
   let owner: Server | null = null;
   // Connections accepted while later addresses are still being bound wait for the Server.
   const early: net.Socket[] = [];
   const accept = (sock: net.Socket): void => {
-    void acceptedConnection(loop, sock, protocolFactory, ssl, extra(sock), owner);
+    void acceptedConnection(loop, sock, protocolFactory, ssl, extra, owner);
   };
   const onConnection = (sock: net.Socket): void => {
     if (owner === null) early.push(sock);
     else accept(sock);
   };
   const servers: net.Server[] = [];
-  let port = -1;
-  let skipped: Error | null = null;
   let handed = 0;
   try {
     for (const target of targets) {
       handed++;
-      // Port 0 on several addresses: all share the port the first one got.
-      const bound = port > 0 && 'port' in target && target.port === 0 ? { ...target, port } : target;
-      let server: net.Server;
-      try {
-        server = await listen(bound, backlog, onConnection);
-      } catch (exc) {
-        if (!optional(target, exc as NodeJS.ErrnoException)) throw exc;
-        skipped = exc as Error;
-        continue;
-      }
-      servers.push(server);
-      const address = server.address();
-      if (port < 0 && address !== null && typeof address === 'object') port = address.port;
+      servers.push(await listen(target, backlog, onConnection));
     }
-    if (servers.length === 0 && skipped !== null) throw skipped;
     loop._checkClosed();
   } catch (exc) {
     for (const server of servers) server.close();
     for (const sock of early) sock.destroy();
-    // Adopted or pre-bound fds are ours: those never handed to a net.Server must not leak.
     for (const target of targets.slice(handed)) {
-      if ('fd' in target) fs.closeSync(target.fd);
+      if ('fd' in target) native.close(target.fd);
     }
     throw exc;
   }
@@ -249,52 +287,19 @@ async function serve<P extends Protocol>(
       if (!loop.isClosed()) loop.callExceptionHandler({ message: 'accept() failed on a listening socket', exception });
     });
   }
-  owner = new Server(loop, servers);
+  owner = new Server(loop, servers.map((server) => new ServerSocket(server)));
   for (const sock of early) accept(sock);
   return owner;
-}
-
-const ADDRESS_UNAVAILABLE = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL']);
-
-/** A TCP address to listen on, as `createServer` resolves them. */
-type ListenAddress = { host: string; port: number; ipv6Only: boolean };
-
-/**
- * Binds a socket per address without SO_REUSEADDR (libuv sets it on every
- * socket Node binds), sharing the first one's port when `port` is 0; the
- * bound fds then go to `net.Server.listen({ fd })`. On a failure, closes
- * those already bound and throws the OS error.
- */
-function bindAllWithoutReuse(addresses: ListenAddress[]): { fd: number }[] {
-  const bound: { fd: number }[] = [];
-  let port = -1;
-  try {
-    for (const { host, port: wanted, ipv6Only } of addresses) {
-      const sock = socket(ipv6Only ? AF_INET6 : AF_INET, SOCK_STREAM);
-      try {
-        if (ipv6Only) sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 1);
-        sock.bind([host, wanted === 0 && port > 0 ? port : wanted]);
-        if (port < 0) port = (sock.getsockname() as [string, number])[1];
-      } catch (exc) {
-        sock.close();
-        throw exc;
-      }
-      bound.push({ fd: sock.detach() });
-    }
-  } catch (exc) {
-    for (const { fd } of bound) fs.closeSync(fd);
-    throw exc;
-  }
-  return bound;
 }
 
 /**
  * The seed's `create_server`: one listening socket per address of `host`
  * (a name, a list of names, or null/'' for every interface: IPv4 and IPv6,
  * the IPv6 one IPv6-only), or the adopted `sock`. `reuseAddress` (default
- * true, as on UNIX) sets SO_REUSEADDR; with false the sockets are bound by
- * the native layer, since libuv sets it on every socket Node binds. With
- * port 0 and several addresses, all listen on the port the first one got.
+ * true, as on UNIX) sets SO_REUSEADDR. With port 0 and several addresses,
+ * all listen on the port the first one got. Plain connections get an
+ * FdTransport; TLS ones (`ssl`) and those of an adopted `net.Server` a
+ * StreamTransport.
  */
 export function createServer<P extends Protocol>(
   loop: BaseEventLoop,
@@ -306,10 +311,13 @@ export function createServer<P extends Protocol>(
   const { context, backlog } = checkServing(loop, protocolFactory, options);
   const reuseAddress = options.reuseAddress ?? true;
   if (typeof reuseAddress !== 'boolean') throw new TypeError(`reuseAddress must be a boolean, not ${typeof reuseAddress}`);
-  const extra = (): Record<string, unknown> => ({});
-  if (options.sock !== null && options.sock !== undefined) {
+  const sock = options.sock;
+  if (sock !== null && sock !== undefined) {
     if ((host !== null && host !== '') || port !== null) throw new TypeError('host and port must not be given with sock');
-    return serve(loop, protocolFactory, [listeningTarget(options.sock)], backlog, context, extra);
+    if (sock instanceof net.Server) return serveNode(loop, protocolFactory, [sock], backlog, context, {});
+    const fd = adoptedFd(sock);
+    if (context !== null) return serveNode(loop, protocolFactory, [{ fd }], backlog, context, {});
+    return Promise.resolve().then(() => serveNative(loop, protocolFactory, [adoptListening(fd, backlog)], null));
   }
   const hosts = Array.isArray(host) ? host : [host];
   for (const h of hosts) checkHost(h, Array.isArray(host) ? 'every item of host' : 'host');
@@ -317,33 +325,13 @@ export function createServer<P extends Protocol>(
   const family = nodeFamily(options.family);
   const flags = options.flags ?? 0;
   if (!Number.isInteger(flags)) throw new TypeError(`flags must be an integer, not ${typeof flags}`);
-  const targets = async (): Promise<ListenTarget[]> => {
-    const seen = new Set<string>();
-    const out: ListenAddress[] = [];
-    for (const h of hosts) {
-      const addresses =
-        h === null || h === ''
-          ? [
-              { address: '0.0.0.0', family: 4 },
-              { address: '::', family: 6 },
-            ].filter((a) => family === 0 || a.family === family)
-          : await resolveHost(h, family, flags);
-      for (const a of addresses) {
-        if (seen.has(a.address)) continue;
-        seen.add(a.address);
-        out.push({ host: a.address, port: portNumber, ipv6Only: a.family === 6 });
-      }
-    }
-    return reuseAddress ? out : bindAllWithoutReuse(out);
-  };
-  const everyInterface = hosts.some((h) => h === null || h === '');
-  const optional = (target: ListenTarget, err: NodeJS.ErrnoException): boolean =>
-    everyInterface && 'host' in target && (target.host === '::' || target.host === '0.0.0.0') && ADDRESS_UNAVAILABLE.has(err.code ?? '');
-  return targets().then((list) => serve(loop, protocolFactory, list, backlog, context, extra, optional));
+  const listening = openListeners({ host, port: portNumber, family, backlog, reusePort: false, reuseAddress, flags, fd: null });
+  if (context === null) return listening.then((fds) => serveNative(loop, protocolFactory, fds, null));
+  return listening.then((fds) => serveNode(loop, protocolFactory, fds.map((fd) => ({ fd })), backlog, context, {}));
 }
 
-/** Removes a stale UNIX socket file at `path` (as asyncio does), never a file of another kind. */
-function removeStaleSocket(path: string): void {
+/** Removes a UNIX socket file at `path` (a stale one, or the server's own once it closed), never a file of another kind. */
+function removeSocketFile(path: string): void {
   if (path.startsWith('\0')) return;
   try {
     if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
@@ -354,8 +342,9 @@ function removeStaleSocket(path: string): void {
 
 /**
  * The seed's `create_unix_server`: listens on the UNIX socket `path` (a
- * stale socket file there is replaced) or the adopted `sock`. Accepted
- * transports report `sockname` as the path and `peername` as `''`.
+ * stale socket file there is replaced, and the server's own removed when
+ * it closes) or the adopted `sock`. Accepted transports report `sockname`
+ * as the path and `peername` as `''`.
  */
 export function createUnixServer<P extends Protocol>(
   loop: BaseEventLoop,
@@ -364,15 +353,17 @@ export function createUnixServer<P extends Protocol>(
   options: UnixServerOptions = {},
 ): Promise<Server> {
   const { context, backlog } = checkServing(loop, protocolFactory, options);
-  let target: ListenTarget;
-  if (options.sock !== null && options.sock !== undefined) {
+  const extra = { sockname: path ?? '', peername: '' };
+  const sock = options.sock;
+  if (sock !== null && sock !== undefined) {
     if (path !== null) throw new TypeError('path must not be given with sock');
-    target = listeningTarget(options.sock);
-  } else {
-    if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a non-empty string, not ${typeof path}`);
-    removeStaleSocket(path);
-    target = { path };
+    if (sock instanceof net.Server) return serveNode(loop, protocolFactory, [sock], backlog, context, extra);
+    const fd = adoptedFd(sock);
+    if (context !== null) return serveNode(loop, protocolFactory, [{ fd }], backlog, context, extra);
+    return Promise.resolve().then(() => serveNative(loop, protocolFactory, [adoptListening(fd, backlog)], extra));
   }
-  const extra = (): Record<string, unknown> => ({ sockname: path ?? '', peername: '' });
-  return serve(loop, protocolFactory, [target], backlog, context, extra);
+  if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a non-empty string, not ${typeof path}`);
+  removeSocketFile(path);
+  if (context !== null) return serveNode(loop, protocolFactory, [{ path }], backlog, context, extra);
+  return Promise.resolve().then(() => serveNative(loop, protocolFactory, [openUnixListener(path, backlog)], extra, path));
 }
