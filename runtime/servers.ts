@@ -88,7 +88,13 @@ export class Server implements LoopResource, ConnectionOwner {
     this.sockets = null;
     unregisterLoopResource(this.#loop, this);
     const closing = sockets.map((sock) => sock._close());
-    if (this.#path !== null) removeSocketFile(this.#path);
+    if (this.#path !== null) {
+      try {
+        removeSocketFile(this.#path);
+      } catch (exception) {
+        this.#loop.callExceptionHandler({ message: `could not remove the UNIX socket file ${this.#path} of a closed server`, exception, server: this });
+      }
+    }
     void Promise.all(closing).then(() => {
       this.#listenersClosed = true;
       this.#maybeClosed();
