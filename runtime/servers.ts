@@ -3,9 +3,9 @@
  * sockets (`createUnixServer`). A plain server listens on native sockets
  * (`ListeningSocket`: accept4, a batch per readiness event) and serves each
  * accepted fd with an `FdTransport`, no Node stream in between. A TLS
- * server, or one adopting a `net.Server`, listens with a Node `net.Server`
- * and serves each connection with a `StreamTransport`, since TLS needs Node
- * streams.
+ * server (TLS needs Node streams), one adopting a `net.Server`, or a UNIX
+ * one on an abstract name listens with a Node `net.Server` and serves each
+ * connection with a `StreamTransport`.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -350,7 +350,9 @@ function removeSocketFile(path: string): void {
  * The seed's `create_unix_server`: listens on the UNIX socket `path` (a
  * stale socket file there is replaced, and the server's own removed when
  * it closes) or the adopted `sock`. Accepted transports report `sockname`
- * as the path and `peername` as `''`.
+ * as the path and `peername` as `''`. Plain connections get an
+ * FdTransport; TLS ones, those of an adopted `net.Server` and those of an
+ * abstract name (see below) a StreamTransport.
  */
 export function createUnixServer<P extends Protocol>(
   loop: BaseEventLoop,
@@ -370,6 +372,9 @@ export function createUnixServer<P extends Protocol>(
   }
   if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a non-empty string, not ${typeof path}`);
   removeSocketFile(path);
-  if (context !== null) return serveNode(loop, protocolFactory, [{ path }], backlog, context, extra);
+  // Node 20's net (which createUnixConnection connects with) names an
+  // abstract socket otherwise than by the exact length the native layer
+  // binds, so such a server listens with net, to be reachable on every Node.
+  if (context !== null || path.startsWith('\0')) return serveNode(loop, protocolFactory, [{ path }], backlog, context, extra);
   return Promise.resolve().then(() => serveNative(loop, protocolFactory, [openUnixListener(path, backlog)], extra, path));
 }
