@@ -219,7 +219,8 @@ function serveNative<P extends Protocol>(
         startFdTransport(loop, adoptConnectedFd(fd, family), protocolFactory, server, extra);
       } catch (exception) {
         // The connection was closed; the server goes on accepting.
-        loop.callExceptionHandler({ message: 'an accepted connection could not be served (protocol factory or socket set-up failed); it was closed', exception, server });
+        const message = 'protocol factory or socket set-up failed for an accepted connection; it was closed';
+        loop.callExceptionHandler({ message, exception, server });
       }
     };
     sock._startAccepting(loop, serve, { server });
