@@ -9,85 +9,16 @@ import os from 'node:os';
 import path from 'node:path';
 import anyTest, { type ExecutionContext } from 'ava';
 import {
-  AF_INET, AF_UNIX, IPPROTO_TCP, logger, newEventLoop, Protocol, Runtime, RuntimeError, Socket, SOCK_STREAM, socket, socketpair, TCP_NODELAY,
-  type EventLoop, type Future,
+  AF_INET, AF_UNIX, IPPROTO_TCP, logger, newEventLoop, Runtime, RuntimeError, Socket, SOCK_STREAM, socket, socketpair, TCP_NODELAY,
+  type EventLoop,
 } from 'multiloop';
 import { adoptConnectedFd, FdTransport, startFdTransport } from '../runtime/fd_transport.js';
+import { openFds } from './helpers/fds.js';
+import { withLoop } from './helpers/loop.js';
+import { Recorder } from './helpers/protocols.js';
 
 // One loop runs per thread at a time.
 const test = anyTest.serial;
-
-/** Records every callback in order; `seen(name)` settles once that callback ran. */
-class Recorder extends Protocol {
-  events: string[] = [];
-  received: Buffer[] = [];
-  lostWith: Error | null = null;
-  keepOpen = false;
-  onData: ((data: Buffer) => void) | null = null;
-  private readonly waiters = new Map<string, Future<void>>();
-  constructor(private readonly loop: EventLoop) {
-    super();
-  }
-  seen(name: string): Future<void> {
-    let waiter = this.waiters.get(name);
-    if (waiter === undefined) {
-      waiter = this.loop.createFuture<void>();
-      this.waiters.set(name, waiter);
-      if (this.events.includes(name)) waiter.setResult(undefined);
-    }
-    return waiter;
-  }
-  private record(name: string): void {
-    this.events.push(name);
-    const waiter = this.waiters.get(name);
-    if (waiter !== undefined && !waiter.done()) waiter.setResult(undefined);
-  }
-  override connectionMade(): void {
-    this.record('made');
-  }
-  override dataReceived(data: Buffer): void {
-    this.received.push(data);
-    this.onData?.(data);
-    this.record('data');
-  }
-  override eofReceived(): boolean {
-    this.record('eof');
-    return this.keepOpen;
-  }
-  override pauseWriting(): void {
-    this.record('pause');
-  }
-  override resumeWriting(): void {
-    this.record('resume');
-  }
-  override connectionLost(exc: Error | null): void {
-    this.lostWith = exc;
-    this.record('lost');
-  }
-  get bytes(): Buffer {
-    return Buffer.concat(this.received);
-  }
-  count(name: string): number {
-    return this.events.filter((e) => e === name).length;
-  }
-  /** Settles once `n` bytes were received in all. */
-  async receivedBytes(n: number): Promise<Buffer> {
-    while (this.bytes.length < n) {
-      this.waiters.delete('data');
-      await this.seen('data');
-    }
-    return this.bytes;
-  }
-}
-
-async function run<T>(fn: (loop: EventLoop) => Promise<T>): Promise<T> {
-  const loop = newEventLoop();
-  try {
-    return await loop.runUntilComplete(() => fn(loop));
-  } finally {
-    loop.close();
-  }
-}
 
 /** Two connected TCP Sockets on 127.0.0.1: [accepted, connecting]. */
 async function tcpPair(loop: EventLoop): Promise<[Socket, Socket]> {
@@ -110,12 +41,8 @@ function transports(loop: EventLoop, pair: [Socket, Socket]): [FdTransport<Recor
   return [startFdTransport(loop, pair[0], () => new Recorder(loop)), startFdTransport(loop, pair[1], () => new Recorder(loop))];
 }
 
-function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
-
 test('a connection delivers connectionMade, dataReceived, eofReceived, then connectionLost(null) once', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, socketpair());
     a.write(Buffer.from('hello'));
     a.writeEof();
@@ -130,7 +57,7 @@ test('a connection delivers connectionMade, dataReceived, eofReceived, then conn
 });
 
 test('each dataReceived gets a fresh Buffer the protocol may keep', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, socketpair());
     const peer = b.getProtocol();
     a.write(Buffer.from('first'));
@@ -145,7 +72,7 @@ test('each dataReceived gets a fresh Buffer the protocol may keep', async (t) =>
 });
 
 test('a write the kernel takes at once is sent, not buffered', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, socketpair());
     a.write(Buffer.alloc(1000, 1));
     t.is(a.getWriteBufferSize(), 0);
@@ -157,7 +84,7 @@ test('a write the kernel takes at once is sent, not buffered', async (t) => {
 });
 
 test('eofReceived returning true keeps the transport half-open for writing', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, socketpair());
     const peer = b.getProtocol();
     peer.keepOpen = true;
@@ -173,7 +100,7 @@ test('eofReceived returning true keeps the transport half-open for writing', asy
 });
 
 test('eofReceived returning false closes the transport', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, socketpair());
     a.writeEof();
     await b.getProtocol().seen('lost');
@@ -183,7 +110,7 @@ test('eofReceived returning false closes the transport', async (t) => {
 });
 
 test('close() sends the buffered data, then closes', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, await tcpPair(loop));
     const data = Buffer.alloc(8 * 1024 * 1024);
     for (let i = 0; i < data.length; i += 4096) data[i] = i / 4096;
@@ -199,7 +126,7 @@ test('close() sends the buffered data, then closes', async (t) => {
 });
 
 test('abort() closes at once and drops buffered data', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, await tcpPair(loop));
     b.pauseReading();
     a.write(Buffer.alloc(8 * 1024 * 1024, 1));
@@ -215,7 +142,7 @@ test('abort() closes at once and drops buffered data', async (t) => {
 });
 
 test('write buffer limits drive pauseWriting and resumeWriting once per crossing', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, await tcpPair(loop));
     const writer = a.getProtocol();
     a.setWriteBufferLimits(64 * 1024);
@@ -240,7 +167,7 @@ test('write buffer limits drive pauseWriting and resumeWriting once per crossing
 });
 
 test('pauseReading stops dataReceived until resumeReading, losing no byte', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, socketpair());
     b.pauseReading();
     a.write(Buffer.from('abc'));
@@ -255,7 +182,7 @@ test('pauseReading stops dataReceived until resumeReading, losing no byte', asyn
 });
 
 test('writelines sends every buffer in order', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, socketpair());
     a.writelines([Buffer.from('a'), Buffer.from('bc'), Buffer.from('def')]);
     a.close();
@@ -265,7 +192,7 @@ test('writelines sends every buffer in order', async (t) => {
 });
 
 test('buffered writes reach the peer whole and in order', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, await tcpPair(loop));
     b.pauseReading();
     const chunks: Buffer[] = [];
@@ -283,7 +210,7 @@ test('buffered writes reach the peer whole and in order', async (t) => {
 });
 
 test('writeEof sends EOF after the buffered data; write after it throws RuntimeError', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, await tcpPair(loop));
     t.true(a.canWriteEof());
     b.pauseReading();
@@ -299,7 +226,7 @@ test('writeEof sends EOF after the buffered data; write after it throws RuntimeE
 });
 
 test('getExtraInfo gives peername, sockname and socket', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [server, client] = await tcpPair(loop);
     const clientName = client.getsockname();
     const serverName = server.getsockname();
@@ -315,7 +242,7 @@ test('getExtraInfo gives peername, sockname and socket', async (t) => {
 });
 
 test('TCP transports get TCP_NODELAY, as asyncio\'s do', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [server, client] = await tcpPair(loop);
     t.is(server.getsockopt(IPPROTO_TCP, TCP_NODELAY), 0);
     const [a, b] = transports(loop, [server, client]);
@@ -326,7 +253,7 @@ test('TCP transports get TCP_NODELAY, as asyncio\'s do', async (t) => {
 });
 
 test('a write after close() is dropped with a debug-mode warning, never thrown', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     loop.setDebug(true);
     const [a, b] = transports(loop, socketpair());
     a.close();
@@ -345,7 +272,7 @@ test('a write after close() is dropped with a debug-mode warning, never thrown',
 });
 
 test('a write of a string throws a TypeError naming data', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [a, b] = transports(loop, socketpair());
     t.throws(() => a.write('text' as never), { instanceOf: TypeError, message: /data/ });
     t.throws(() => a.writelines(['text'] as never), { instanceOf: TypeError, message: /list/ });
@@ -355,7 +282,7 @@ test('a write of a string throws a TypeError naming data', async (t) => {
 });
 
 test('a peer reset delivers connectionLost(ECONNRESET) once', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const listener = socket(AF_INET, SOCK_STREAM);
     listener.bind(['127.0.0.1', 0]);
     listener.listen();
@@ -375,7 +302,7 @@ test('a peer reset delivers connectionLost(ECONNRESET) once', async (t) => {
 });
 
 test('a write to a closed peer delivers connectionLost(err) once, never throws', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [mine, theirs] = socketpair();
     const transport = startFdTransport(loop, mine, () => new Recorder(loop));
     theirs.close();
@@ -388,7 +315,7 @@ test('a write to a closed peer delivers connectionLost(err) once, never throws',
 });
 
 test('an exception in dataReceived goes to the exception handler and aborts the transport', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const contexts: Record<string, unknown>[] = [];
     loop.setExceptionHandler((_loop, context) => void contexts.push(context));
     const [a, b] = transports(loop, socketpair());
@@ -436,7 +363,7 @@ test('loop.close() closes a transport left open, and its fd', async (t) => {
 });
 
 test('a failing protocol factory closes the socket and throws', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const [mine, theirs] = socketpair();
     t.throws(() => startFdTransport(loop, mine, () => { throw new Error('no protocol'); }), { message: 'no protocol' });
     t.is(mine.fileno(), -1);
@@ -458,7 +385,7 @@ test('adoptConnectedFd takes a socket fd with its family, and closes an fd that 
 });
 
 test('a thousand connections opened and closed leak no fd', async (t) => {
-  await run(async (loop) => {
+  await withLoop(async (loop) => {
     const before = openFds();
     for (let i = 0; i < 1000; i++) {
       const [a, b] = transports(loop, socketpair());

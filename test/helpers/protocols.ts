@@ -75,6 +75,10 @@ export class Recorder extends Protocol {
   get bytes(): Buffer {
     return Buffer.concat(this.received);
   }
+  /** How many times the callback `name` ran. */
+  count(name: string): number {
+    return this.events.filter((e) => e === name).length;
+  }
   /** Settles once `n` bytes were received in all. */
   async receivedBytes(n: number): Promise<Buffer> {
     while (this.bytes.length < n) {
