@@ -7,7 +7,7 @@ import net from 'node:net';
 import { Readable, Writable } from 'node:stream';
 import type { BaseEventLoop } from './base_events.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
-import { checkProtocolFactory, StreamTransport, type StreamMode } from './tcp.js';
+import { checkProtocolFactory, startTransport, type StreamTransport, type StreamMode } from './tcp.js';
 
 /** What `connectReadPipe`/`connectWritePipe` take: an fd the transport then owns, or a stream. */
 export type PipeLike = number | Readable | Writable;
@@ -37,16 +37,7 @@ export function connectPipe<P extends Protocol>(
   stream: Readable | Writable,
   mode: StreamMode,
 ): Promise<[StreamTransport<P>, P]> {
-  let protocol: P;
-  try {
-    loop._checkClosed();
-    protocol = protocolFactory();
-  } catch (exc) {
-    stream.destroy();
-    return Promise.reject(exc);
-  }
-  const transport = new StreamTransport(loop, stream, protocol, { pipe: stream }, mode);
-  return new Promise((resolve) => loop._callIo(resolve, [transport, protocol]));
+  return startTransport(loop, stream, protocolFactory, { pipe: stream }, null, mode);
 }
 
 /**

@@ -241,16 +241,18 @@ function socketExtra(sock: net.Socket): Record<string, unknown> {
 }
 
 /**
- * Creates the protocol and the transport of a connected `sock` and runs
- * `connectionMade`; settles with the pair after `connectionMade` ran. The
- * socket is closed if the protocol factory throws.
+ * Creates the protocol and the transport of a connected `sock` (a socket,
+ * or one direction of a pipe with its `mode`) and runs `connectionMade`;
+ * settles with the pair after `connectionMade` ran. The stream is destroyed
+ * if the protocol factory throws.
  */
 export function startTransport<P extends Protocol>(
   loop: BaseEventLoop,
-  sock: net.Socket,
+  sock: Readable | Writable,
   protocolFactory: ProtocolFactory<P>,
   extra: Record<string, unknown>,
   owner: ConnectionOwner | null = null,
+  mode: StreamMode = SOCKET_MODE,
 ): Promise<[StreamTransport<P>, P]> {
   let protocol: P;
   try {
@@ -260,7 +262,7 @@ export function startTransport<P extends Protocol>(
     sock.destroy();
     return Promise.reject(exc);
   }
-  const transport = new StreamTransport(loop, sock, protocol, extra, SOCKET_MODE, owner);
+  const transport = new StreamTransport(loop, sock, protocol, extra, mode, owner);
   // Queued behind connectionMade, so the caller sees the pair only after it ran.
   return new Promise((resolve) => loop._callIo(resolve, [transport, protocol]));
 }
