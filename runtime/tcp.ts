@@ -366,8 +366,11 @@ export async function resolveHost(host: string, family: 0 | 4 | 6, flags: number
   return dns.promises.lookup(host, { all: true, family, hints: flags & LOOKUP_HINTS });
 }
 
-/** Connects a TCP socket to one address; rejects with the OS error, leaving nothing open. */
-function connectTo(address: dns.LookupAddress, port: number, local: dns.LookupAddress | null, localPort: number): Promise<net.Socket> {
+/**
+ * Connects a new half-open-capable net.Socket (TCP or UNIX, by `options`);
+ * rejects with the OS error, leaving nothing open.
+ */
+export function connectSocket(options: net.SocketConnectOpts): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = new net.Socket({ allowHalfOpen: true });
     const onError = (err: Error): void => {
@@ -375,19 +378,10 @@ function connectTo(address: dns.LookupAddress, port: number, local: dns.LookupAd
       reject(err);
     };
     sock.once('error', onError);
-    sock.connect(
-      {
-        host: address.address,
-        port,
-        family: address.family,
-        localAddress: local?.address,
-        localPort: local === null ? undefined : localPort,
-      },
-      () => {
-        sock.removeListener('error', onError);
-        resolve(sock);
-      },
-    );
+    sock.connect(options, () => {
+      sock.removeListener('error', onError);
+      resolve(sock);
+    });
   });
 }
 
@@ -421,7 +415,13 @@ async function connectTcp(
       }
     }
     try {
-      return await connectTo(address, port, local, localAddr?.[1] ?? 0);
+      return await connectSocket({
+        host: address.address,
+        port,
+        family: address.family,
+        localAddress: local?.address,
+        localPort: local === null ? undefined : (localAddr?.[1] ?? 0),
+      });
     } catch (exc) {
       errors.push(exc as Error);
     }

@@ -2,10 +2,9 @@
  * UNIX stream connections: `createUnixConnection`. The transport is the
  * stream transport of `tcp.ts`; only connecting differs.
  */
-import net from 'node:net';
 import type { BaseEventLoop } from './base_events.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
-import { adoptSocket, checkProtocolFactory, startSocketTransport, type SocketLike, type StreamTransport } from './tcp.js';
+import { adoptSocket, checkProtocolFactory, connectSocket, startSocketTransport, type SocketLike, type StreamTransport } from './tcp.js';
 import { checkSsl, clientTls, type SslOption } from './tls.js';
 
 /** Options of `createUnixConnection`, as the seed names them. */
@@ -13,22 +12,6 @@ export interface UnixConnectionOptions {
   ssl?: SslOption;
   sock?: SocketLike | null;
   serverHostname?: string | null;
-}
-
-/** Connects a UNIX stream socket to `path`; rejects with the OS error, leaving nothing open. */
-function connectUnix(path: string): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = new net.Socket({ allowHalfOpen: true });
-    const onError = (err: Error): void => {
-      sock.destroy();
-      reject(err);
-    };
-    sock.once('error', onError);
-    sock.connect({ path }, () => {
-      sock.removeListener('error', onError);
-      resolve(sock);
-    });
-  });
 }
 
 /**
@@ -52,7 +35,7 @@ export function createUnixConnection<P extends Protocol>(
     return startSocketTransport(loop, adoptSocket(options.sock), protocolFactory, tlsClient, { peername: '', sockname: '' });
   }
   if (typeof path !== 'string' || path === '') throw new TypeError(`path must be a non-empty string, not ${typeof path}`);
-  return connectUnix(path).then((sock) =>
+  return connectSocket({ path }).then((sock) =>
     startSocketTransport(loop, sock, protocolFactory, tlsClient, { peername: path, sockname: '' }),
   );
 }
