@@ -3,25 +3,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { Protocol, RuntimeError, type EventLoop, type Future, type Transport } from 'multiloop';
+import { RuntimeError, type Transport } from 'multiloop';
 import { withLoop } from './helpers/loop.js';
+import { Collector } from './helpers/protocols.js';
 
-/** Records callbacks and bytes; `lost` settles on connectionLost. */
-class Recorder extends Protocol {
-  transport!: Transport;
+/** A Collector that also records its callbacks in order; eofReceived keeps the transport open. */
+class Recorder extends Collector {
   events: string[] = [];
-  chunks: Buffer[] = [];
-  readonly lost: Future<Error | null>;
-  constructor(loop: EventLoop) {
-    super();
-    this.lost = loop.createFuture();
-  }
   override connectionMade(transport: Transport): void {
-    this.transport = transport;
+    super.connectionMade(transport);
     this.events.push('made');
   }
   override dataReceived(data: Buffer): void {
-    this.chunks.push(data);
+    super.dataReceived(data);
     if (this.events.at(-1) !== 'data') this.events.push('data');
   }
   override eofReceived(): boolean {
@@ -30,7 +24,7 @@ class Recorder extends Protocol {
   }
   override connectionLost(exc: Error | null): void {
     this.events.push('lost');
-    this.lost.setResult(exc);
+    super.connectionLost(exc);
   }
 }
 
