@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { inspect } from 'node:util';
 import { RuntimeError } from './errors.js';
 import { Future } from './futures.js';
-import { Handle, TimerHandle } from './handles.js';
+import { Handle, NO_ARGS, TimerHandle } from './handles.js';
 import { logger } from './log.js';
 import { ReadyQueue } from './ready_queue.js';
 import { _getRunningLoop, _setRunningLoop } from './running.js';
@@ -41,6 +41,8 @@ export class BaseEventLoop {
   private callbacksRun = 0;
   private readonly timers = new TimerQueue();
   private iterationHooks: (() => boolean)[] = [];
+  /** A hook reported pending work in the last iteration: the loop must not sleep. */
+  private hooksPending = false;
   private running = false;
   private stopping = false;
   /**
@@ -367,7 +369,7 @@ export class BaseEventLoop {
     }
   };
 
-  private hooksPending = false;
+  private readonly pushReady = (timer: TimerHandle): void => this.ready.push(timer);
 
   /** One asyncio iteration: inbox hooks, due timers, then the callbacks ready when it began. */
   private runOnce(): void {
@@ -382,10 +384,7 @@ export class BaseEventLoop {
         }
       }
       this.hooksPending = pending;
-      if (this.timers.size > 0) {
-        const ready = this.ready;
-        this.timers.popDue(this.time(), (timer) => ready.push(timer));
-      }
+      if (this.timers.size > 0) this.timers.popDue(this.time(), this.pushReady);
       const count = this.ready.length;
       if (this.debug) this.runReadyTimed(count);
       else this.runReady(count);
@@ -442,7 +441,6 @@ export class BaseEventLoop {
     this.stopping = false;
     this.hooksPending = false;
     _setRunningLoop(null);
-    this.clearNodeTimer();
     if (this.keepAlive !== null) clearInterval(this.keepAlive);
     this.keepAlive = null;
     const finish = this.finishRun;
@@ -478,8 +476,6 @@ function noop(): void {}
 /** queuePump's arguments for a wake-up. */
 const LATER_SLICE = [false] as const;
 
-/** Shared by every handle scheduled without arguments; never mutated. */
-const NO_ARGS: unknown[] = [];
 
 function argumentsFrom(args: IArguments, start: number): unknown[] {
   const out = new Array<unknown>(args.length - start);

@@ -35,7 +35,7 @@ export class Handle {
     this._cancelled = true;
     // Drop references so a cancelled handle does not keep its closure alive.
     this._callback = null;
-    this._args = EMPTY;
+    this._args = NO_ARGS;
   }
 
   cancelled(): boolean {
@@ -87,7 +87,8 @@ export class TimerHandle extends Handle {
   }
 }
 
-const EMPTY: unknown[] = [];
+/** Shared by every handle scheduled without arguments, and by cancelled ones; never mutated. */
+export const NO_ARGS: unknown[] = [];
 
 function describeCallback(cb: AnyCallback | null): string {
   return cb === null ? '(cancelled)' : `${cb.name || '<anonymous>'}()`;

@@ -107,18 +107,23 @@ export class Task<T = unknown> extends Future<T> {
     this.waiter = null;
     if (!this.mustCancel) return null;
     this.mustCancel = false;
-    return new CancelledError(this.pendingCancelMessage ?? '');
+    return this.pendingCancellation();
   }
 
-  /** @internal The future the coroutine now waits on (from the await hook). */
+  /** @internal The future the coroutine now waits on (from the await hook, or yielded by a generator). */
   _awaiting(future: Future<unknown>): void {
     this.waiter = future;
     if (this.mustCancel && future.cancel(this.pendingCancelMessage)) this.mustCancel = false;
   }
 
+  /** The CancelledError a cancel() that reached no awaited future raises at the next await point. */
+  private pendingCancellation(): CancelledError {
+    return new CancelledError(this.pendingCancelMessage ?? '');
+  }
+
   private readonly startAsync = (fn: () => Promise<T> | T): void => {
     // As in asyncio, a task cancelled before its first step never runs its coroutine.
-    if (this.mustCancel) return this.fail(new CancelledError(this.pendingCancelMessage ?? ''));
+    if (this.mustCancel) return this.fail(this.pendingCancellation());
     let outcome: Promise<T> | T;
     liveAsyncTasks++;
     try {
@@ -147,7 +152,7 @@ export class Task<T = unknown> extends Future<T> {
   private readonly stepGenerator = (value: unknown, error: unknown): void => {
     if (this.done()) return;
     if (this.mustCancel) {
-      error = new CancelledError(this.pendingCancelMessage ?? '');
+      error = this.pendingCancellation();
       this.mustCancel = false;
     }
     this.waiter = null;
@@ -190,9 +195,8 @@ export class Task<T = unknown> extends Future<T> {
       this._loop.callSoon(this.stepGenerator, undefined, error);
       return;
     }
-    this.waiter = future;
     future.addDoneCallback(this.wakeUp);
-    if (this.mustCancel && future.cancel(this.pendingCancelMessage)) this.mustCancel = false;
+    this._awaiting(future);
   }
 
   private readonly wakeUp = (future: Future<unknown>): void => {
