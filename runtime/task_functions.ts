@@ -105,11 +105,7 @@ export function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Future<T> 
   });
   inner.addDoneCallback(() => {
     timer.cancel();
-    if (outer.done()) {
-      if (!inner.cancelled()) inner.exception();
-      return;
-    }
-    if (timedOut && inner.cancelled()) outer.setException(new TimeoutError(`waitFor: timed out after ${timeout} seconds`));
+    if (timedOut && inner.cancelled() && !outer.done()) outer.setException(new TimeoutError(`waitFor: timed out after ${timeout} seconds`));
     else copyOutcome(inner, outer);
   });
   outer.addDoneCallback(() => {
@@ -128,13 +124,7 @@ export function shield<T>(aw: Awaitable<T>): Future<T> {
   const inner = ensureChild(aw, loop, 'shield: aw');
   if (inner.done()) return inner;
   const outer = new Future<T>(loop);
-  inner.addDoneCallback(() => {
-    if (outer.done()) {
-      if (!inner.cancelled()) inner.exception();
-      return;
-    }
-    copyOutcome(inner, outer);
-  });
+  inner.addDoneCallback(() => copyOutcome(inner, outer));
   return outer;
 }
 
@@ -203,9 +193,19 @@ function ensureChild<T>(aw: Awaitable<T>, loop: LoopCore, what: string): Future<
   }
 }
 
+/**
+ * Gives `to` the outcome of `from`. When `to` is already done (cancelled, or
+ * timed out) nobody will read `from`'s exception through it: it is marked
+ * retrieved rather than reported as never retrieved.
+ */
 function copyOutcome<T>(from: Future<T>, to: Future<T>): void {
-  if (from.cancelled()) to.cancel();
-  else if (from.exception() !== null) to.setException(from.exception());
+  if (from.cancelled()) {
+    if (!to.done()) to.cancel();
+    return;
+  }
+  const error = from.exception();
+  if (to.done()) return;
+  if (error !== null) to.setException(error);
   else to.setResult(from._result as T);
 }
 
