@@ -26,14 +26,14 @@ import { addSocketWatch, removeHandle } from './poll.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { AF_UNIX, IPPROTO_TCP, SHUT_WR, SOCK_STREAM, Socket, TCP_NODELAY } from './socket.js';
 import type { ConnectionOwner } from './tcp.js';
-import { checkBytes, FlowControlTransport, type Transport } from './transports.js';
+import { checkBytes, StreamTransportBase, type Transport } from './transports.js';
 
 /** The most one read asks for: the size of the Socket's reused receive buffer, so no read allocates it. */
 const RECV_SIZE = 64 * 1024;
 /** A flush gathers small buffered chunks into one send of up to this many bytes. */
 const GATHER_SIZE = 64 * 1024;
 
-export class FdTransport<P extends Protocol = Protocol> extends FlowControlTransport<P> implements Transport {
+export class FdTransport<P extends Protocol = Protocol> extends StreamTransportBase<P> implements Transport {
   private readonly _sock: Socket;
   private readonly _fd: number;
   private readonly _owner: ConnectionOwner | null;
@@ -81,11 +81,7 @@ export class FdTransport<P extends Protocol = Protocol> extends FlowControlTrans
       this._onEof();
       return;
     }
-    try {
-      this._protocol.dataReceived(data);
-    } catch (exc) {
-      this._fatalError(exc, 'Fatal error: protocol.dataReceived() call failed.');
-    }
+    this._callDataReceived(data);
   };
 
   private readonly _onWritable = (): void => {
@@ -232,14 +228,7 @@ export class FdTransport<P extends Protocol = Protocol> extends FlowControlTrans
   private _onEof(): void {
     this._eofReceived = true;
     this._stopReading();
-    let keepOpen: boolean | void;
-    try {
-      keepOpen = this._protocol.eofReceived();
-    } catch (exc) {
-      this._fatalError(exc, 'Fatal error: protocol.eofReceived() call failed.');
-      return;
-    }
-    if (!keepOpen) this.close();
+    this._callEofReceived(true);
   }
 
   private _shutdownWrite(): void {

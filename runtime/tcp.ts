@@ -11,7 +11,7 @@ import { RuntimeError } from './errors.js';
 import { AF_INET, AF_INET6, AF_UNSPEC, IPPROTO_TCP } from './socket.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { checkSsl, clientTls, tlsAccept, tlsConnect, tlsExtra, type ClientTls, type SslOption } from './tls.js';
-import { addressTuple, checkBytes, FlowControlTransport, type Transport } from './transports.js';
+import { addressTuple, checkBytes, StreamTransportBase, type Transport } from './transports.js';
 
 /** Which halves a stream transport uses, and whether a received EOF may leave it half-open. */
 export interface StreamMode {
@@ -33,7 +33,7 @@ export interface ConnectionOwner {
  * `connectionMade` runs first, then `dataReceived` in order, `eofReceived`
  * at most once, and `connectionLost` exactly once, all through the loop.
  */
-export class StreamTransport<P extends Protocol = Protocol> extends FlowControlTransport<P> implements Transport {
+export class StreamTransport<P extends Protocol = Protocol> extends StreamTransportBase<P> implements Transport {
   private readonly _stream: Readable & Writable;
   private readonly _mode: StreamMode;
   private _reading = true;
@@ -61,22 +61,11 @@ export class StreamTransport<P extends Protocol = Protocol> extends FlowControlT
 
   private readonly _deliverData = (data: Buffer): void => {
     if (this._closing) return;
-    try {
-      this._protocol.dataReceived(data);
-    } catch (exc) {
-      this._fatalError(exc, 'Fatal error: protocol.dataReceived() call failed.');
-    }
+    this._callDataReceived(data);
   };
   private readonly _deliverEof = (): void => {
     if (this._closing) return;
-    let keepOpen: boolean | void;
-    try {
-      keepOpen = this._protocol.eofReceived();
-    } catch (exc) {
-      this._fatalError(exc, 'Fatal error: protocol.eofReceived() call failed.');
-      return;
-    }
-    if (!(keepOpen && this._mode.halfOpen)) this.close();
+    this._callEofReceived(this._mode.halfOpen);
   };
   private readonly _deliverLost = (): void => {
     if (this._lost) return;

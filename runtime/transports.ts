@@ -5,7 +5,7 @@
  */
 import type { BaseEventLoop } from './base_events.js';
 import { logger } from './log.js';
-import type { BaseProtocol } from './protocols.js';
+import type { BaseProtocol, Protocol } from './protocols.js';
 
 /**
  * A socket address in the seed's tuple shape: `[host, port]` (IPv4),
@@ -248,5 +248,35 @@ export abstract class FlowControlTransport<P extends BaseProtocol> extends Trans
       this._protocolPaused = false;
       this._loop._callIo(this._callResumeWriting);
     }
+  }
+}
+
+/**
+ * A stream transport: write flow control plus asyncio's delivery of received
+ * bytes and EOF to a stream protocol, where a throwing callback is fatal.
+ */
+export abstract class StreamTransportBase<P extends Protocol> extends FlowControlTransport<P> {
+  /** Hands `data` to `protocol.dataReceived()`. */
+  protected _callDataReceived(data: Buffer): void {
+    try {
+      this._protocol.dataReceived(data);
+    } catch (exc) {
+      this._fatalError(exc, 'Fatal error: protocol.dataReceived() call failed.');
+    }
+  }
+
+  /**
+   * Calls `protocol.eofReceived()`, then closes unless it returned a truthy
+   * value and `halfOpen` allows the transport to stay open.
+   */
+  protected _callEofReceived(halfOpen: boolean): void {
+    let keepOpen: boolean | void;
+    try {
+      keepOpen = this._protocol.eofReceived();
+    } catch (exc) {
+      this._fatalError(exc, 'Fatal error: protocol.eofReceived() call failed.');
+      return;
+    }
+    if (!(keepOpen && halfOpen)) this.close();
   }
 }
