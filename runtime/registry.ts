@@ -18,7 +18,7 @@ import { forgetRing, introductionChannel, knownWriter, writerFor, type Introduct
 import { LoopRef, setLocalEndpoint } from '../shared/loopref.js';
 import { encodeReply, type MessageHandler } from '../shared/messages.js';
 import { PendingRequests, type ReplyEndpoint } from '../shared/requests.js';
-import { Ring, RingClosedError } from '../shared/ring.js';
+import { Ring, RingClosedError, type RingWriter } from '../shared/ring.js';
 import type { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
@@ -138,34 +138,35 @@ class Registry implements MessageHandler, ReplyEndpoint {
   }
 
   #reply(replyTo: number, requestId: number, ok: boolean, value: unknown): void {
-    const bytes = encodeReply(requestId, ok, value).bytes();
+    // The encoder's scratch and length, as LoopRef writes them: no view to allocate per reply.
+    const encoded = encodeReply(requestId, ok, value);
     const writer = knownWriter(replyTo);
     if (writer === undefined) {
       let parked = this.#parked.get(replyTo);
       if (parked === undefined) this.#parked.set(replyTo, (parked = []));
-      parked.push(bytes.slice());
+      parked.push(encoded.scratch.slice(0, encoded.length));
       return;
     }
-    this.#send(writer.ring, bytes);
+    this.#send(writer, encoded.scratch, encoded.length);
   }
 
-  #send(ring: Ring, bytes: Uint8Array): void {
+  #send(writer: RingWriter, bytes: Uint8Array, length = bytes.byteLength): void {
     try {
-      writerFor(ring).write(bytes, false);
+      writer.write(bytes, false, length);
     } catch (exc) {
       if (!(exc instanceof RingClosedError)) throw exc;
       // The caller's loop closed or its thread ended: nobody is left to read the reply.
-      forgetRing(ring.id);
-      if (this.#loop.getDebug()) logger.debug(`Reply to loop ${ring.id} dropped: ${exc.message}`);
+      forgetRing(writer.ring.id);
+      if (this.#loop.getDebug()) logger.debug(`Reply to loop ${writer.ring.id} dropped: ${exc.message}`);
     }
   }
 
   #introduced(introduction: Introduction): void {
-    const ring = writerFor(Ring.from(introduction.buffer)).ring;
-    const parked = this.#parked.get(ring.id);
+    const writer = writerFor(Ring.from(introduction.buffer));
+    const parked = this.#parked.get(writer.ring.id);
     if (parked === undefined) return;
-    this.#parked.delete(ring.id);
-    for (const bytes of parked) this.#send(ring, bytes);
+    this.#parked.delete(writer.ring.id);
+    for (const bytes of parked) this.#send(writer, bytes);
   }
 }
 
