@@ -4,9 +4,10 @@ import test from 'ava';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { EventLoop, Future, LoopRef, RingClosedError, RuntimeError, getLoopRef, newEventLoop } from '../runtime/index.js';
+import { EventLoop, Future, LoopRef, RingClosedError, RuntimeError, getLoopRef } from '../runtime/index.js';
 import { registryOf } from '../runtime/registry.js';
 import { Ring } from '../shared/ring.js';
+import { loopFor } from './helpers/loop.js';
 
 const LOOP_WORKER = new URL('./loopref.worker.js', import.meta.url);
 const PRODUCER = new URL('./loopref.producer.js', import.meta.url);
@@ -53,16 +54,15 @@ function collect(loop: EventLoop, name: string, n: number) {
 }
 
 test.serial('callSoonThreadsafe from a thread without a loop runs the registered function on the loop with its arguments', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const got = collect(loop, 'hit', 3);
   const producer = produce(loop, { name: 'hit', producer: 7, count: 3 });
   t.deepEqual(await loop.runUntilComplete(got), [[7, 0], [7, 1], [7, 2]]);
   await producer;
-  loop.close();
 });
 
 test.serial('4 producer threads × 100,000 messages into one loop with a 4 KiB ring: each delivered once, producer order kept', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   registryOf(loop, Ring.create(4096));
   const next = [0, 0, 0, 0];
   const errors: string[] = [];
@@ -76,13 +76,12 @@ test.serial('4 producer threads × 100,000 messages into one loop with a 4 KiB r
   const producers = [0, 1, 2, 3].map((producer) => produce(loop, { name: 'msg', producer, count: 100_000 }));
   await loop.runUntilComplete(done);
   await Promise.all(producers);
-  loop.close();
   t.deepEqual(errors.slice(0, 5), []);
   t.deepEqual(next, [100_000, 100_000, 100_000, 100_000]);
 });
 
 test.serial('a message larger than the ring arrives whole and in order with the messages around it', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   registryOf(loop, Ring.create(4096));
   const big = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 0xff);
   const got = collect(loop, 'take', 3);
@@ -92,25 +91,23 @@ test.serial('a message larger than the ring arrives whole and in order with the 
   ref.callSoonThreadsafe('take', big);
   ref.callSoonThreadsafe('take', 'after');
   const [[first], [second], [third]] = (await loop.runUntilComplete(got)) as [[string], [Uint8Array], [string]];
-  loop.close();
   t.is(first, 'before');
   t.is(Buffer.compare(second, big), 0);
   t.is(third, 'after');
 });
 
 test.serial('an idle loop is woken by one message from another thread', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const got = collect(loop, 'ping', 1);
   const producer = produce(loop, { name: 'ping', producer: 0, count: 0, idleMs: 1000 });
   const [[, sentAt]] = (await loop.runUntilComplete(got)) as [[number, number]];
   const latencyMs = performance.timeOrigin + performance.now() - sentAt;
   await producer;
-  loop.close();
   t.true(latencyMs < 100, `woken ${latencyMs.toFixed(2)} ms after the send`);
 });
 
 test.serial('a flood from other threads does not starve a timer on the target loop', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const total = 2 * 400_000;
   let received = 0;
   let receivedAtTimer = 0;
@@ -134,13 +131,12 @@ test.serial('a flood from other threads does not starve a timer on the target lo
   const producers = [0, 1].map((producer) => produce(loop, { name: 'flood', producer, count: total / 2 }));
   await loop.runUntilComplete(done);
   await Promise.all(producers);
-  loop.close();
   t.true(receivedAtTimer < total, `the flood was still coming when the timer fired (${receivedAtTimer} of ${total} received)`);
   t.true(lateness < 0.1, `timer ${(lateness * 1000).toFixed(1)} ms late`);
 });
 
 test.serial('call across loops settles a Future of the caller loop with the result, sync or async', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const { ref, exited } = await startLoopWorker(loop);
   const results = await loop.runUntilComplete(async () => {
     const sum = ref.call('add', 2, 3);
@@ -150,22 +146,20 @@ test.serial('call across loops settles a Future of the caller loop with the resu
   t.deepEqual(results, [5, 9]);
   ref.callSoonThreadsafe('stop');
   t.is(await exited, 0);
-  loop.close();
 });
 
 test.serial('call across loops fails the Future with the exception the function raised', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const { ref, exited } = await startLoopWorker(loop);
   const error = await loop.runUntilComplete(async () => ref.call('fail', 'bad input').then(() => null, (e: unknown) => e));
   t.true(error instanceof TypeError);
   t.is((error as Error).message, 'bad input');
   ref.callSoonThreadsafe('stop');
   await exited;
-  loop.close();
 });
 
 test.serial('call of an unknown name fails the caller and reaches the target loop exception handler', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const reported = collect(loop, 'reported', 1);
   const { ref, exited } = await startLoopWorker(loop);
   const error = await loop.runUntilComplete(async () => ref.call('nope').then(() => null, (e: unknown) => e));
@@ -175,11 +169,10 @@ test.serial('call of an unknown name fails the caller and reaches the target loo
   t.regex(message, /no function registered as 'nope'/);
   ref.callSoonThreadsafe('stop');
   await exited;
-  loop.close();
 });
 
 test.serial('callSoonThreadsafe of an unknown name reaches the target loop exception handler', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const reports: string[] = [];
   loop.setExceptionHandler((_l, context) => reports.push(context.message));
   const self = getLoopRef(loop);
@@ -193,28 +186,26 @@ test.serial('callSoonThreadsafe of an unknown name reaches the target loop excep
 });
 
 test.serial('a target loop that dies mid-request fails the caller with RingClosedError instead of hanging', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const { ref, exited } = await startLoopWorker(loop);
   const error = await loop.runUntilComplete(async () => ref.call('die').then(() => null, (e: unknown) => e));
   t.true(error instanceof RingClosedError);
   t.is(await exited, 3);
   t.true(ref.closed);
   t.throws(() => ref.callSoonThreadsafe('add', 1, 2), { instanceOf: RingClosedError });
-  loop.close();
 });
 
 test.serial('a loop can call a loop that calls it back (each introduces its reply ring)', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   loop.register('double', (n: number) => n * 2);
   const { ref, exited } = await startLoopWorker(loop);
   t.is(await loop.runUntilComplete(async () => ref.call('askParent', 21)), 42);
   ref.callSoonThreadsafe('stop');
   await exited;
-  loop.close();
 });
 
 test.serial('call from a thread without a loop returns a Promise settled with the result', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   loop.register('add', (a: number, b: number) => a + b);
   loop.register('noop', () => {});
   const producer = produce(loop, { name: 'noop', producer: 0, count: 0, request: 'add' });
@@ -222,11 +213,10 @@ test.serial('call from a thread without a loop returns a Promise settled with th
   await loop.runForever();
   await stopWhenDone;
   t.deepEqual(await producer, { value: 42 });
-  loop.close();
 });
 
 test.serial('a LoopRef survives postMessage and is revived by LoopRef.from', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const ref = getLoopRef(loop);
   const copy = structuredClone(ref) as unknown;
   t.deepEqual(Object.keys(copy as object), ['buffer']);
@@ -237,7 +227,7 @@ test.serial('a LoopRef survives postMessage and is revived by LoopRef.from', asy
 });
 
 test.serial('LoopRef methods name a bad argument', (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const ref = getLoopRef(loop);
   t.throws(() => ref.callSoonThreadsafe(''), { instanceOf: TypeError, message: /name/ });
   t.throws(() => ref.callSoonThreadsafe('f', () => 1), { instanceOf: TypeError, message: /argument 1 cannot be sent/ });
@@ -245,11 +235,10 @@ test.serial('LoopRef methods name a bad argument', (t) => {
   t.throws(() => LoopRef.from({} as { buffer: SharedArrayBuffer }), { instanceOf: TypeError, message: /data/ });
   t.throws(() => loop.register('', () => 0), { instanceOf: TypeError, message: /name/ });
   t.throws(() => loop.register('f', 1 as unknown as () => void), { instanceOf: TypeError, message: /fn/ });
-  loop.close();
 });
 
 test.serial('closing a loop fails its pending calls with RuntimeError and closes its LoopRefs', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const self = getLoopRef(loop);
   const started = loop.createFuture<void>();
   loop.register('never', () => {
@@ -269,7 +258,7 @@ test.serial('closing a loop fails its pending calls with RuntimeError and closes
 });
 
 test.serial('call from a thread whose loop is not running returns a Promise, failed when the target closes', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const started = loop.createFuture<void>();
   loop.register('never', () => {
     started.setResult();
@@ -283,7 +272,7 @@ test.serial('call from a thread whose loop is not running returns a Promise, fai
 });
 
 test.serial('unregister forgets a name', (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   loop.register('f', () => 1);
   t.true(loop.unregister('f'));
   t.false(loop.unregister('f'));
