@@ -28,6 +28,15 @@ napi_value ThrowType(napi_env env, const char* message) {
   return nullptr;
 }
 
+bool GetArgs(napi_env env, napi_callback_info info, Args* args, size_t required) {
+  napi_get_cb_info(env, info, &args->count, args->values, nullptr, nullptr);
+  if (args->count < required) {
+    ThrowType(env, "missing arguments");
+    return false;
+  }
+  return true;
+}
+
 bool ArgInt32(napi_env env, napi_value v, const char* name, int32_t* out) {
   napi_valuetype type;
   napi_typeof(env, v, &type);

@@ -31,6 +31,19 @@ napi_value ThrowErrno(napi_env env, const char* syscall, int err);
 // Throws a TypeError with `message`; returns nullptr.
 napi_value ThrowType(napi_env env, const char* message);
 
+// The most arguments GetArgs reads.
+constexpr size_t kMaxArgs = 6;
+
+// A call's arguments, as GetArgs reads them.
+struct Args {
+  size_t count = kMaxArgs;
+  napi_value values[kMaxArgs];
+};
+
+// Reads the call's arguments into `args`; false (with a TypeError thrown)
+// when fewer than `required` were passed.
+bool GetArgs(napi_env env, napi_callback_info info, Args* args, size_t required);
+
 // Reads argument `i` as an int32; on failure throws a TypeError naming `name`.
 bool ArgInt32(napi_env env, napi_value v, const char* name, int32_t* out);
 

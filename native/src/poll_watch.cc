@@ -129,11 +129,12 @@ napi_value PollInit(napi_env env, napi_callback_info info) {
 // pollOpen(fd, id) -> watch: an unreferenced (does not keep the thread alive),
 // stopped poll handle on the calling thread's loop.
 napi_value PollOpen(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Args args;
   int32_t fd, id;
-  if (argc < 2 || !ArgInt32(env, argv[0], "fd", &fd) || !ArgInt32(env, argv[1], "id", &id)) return nullptr;
+  if (!GetArgs(env, info, &args, 2) || !ArgInt32(env, args.values[0], "fd", &fd) ||
+      !ArgInt32(env, args.values[1], "id", &id)) {
+    return nullptr;
+  }
 
   uv_loop_t* loop = nullptr;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
@@ -162,12 +163,13 @@ napi_value PollOpen(napi_env env, napi_callback_info info) {
 // pollStart(watch, events): watch for UV_READABLE and/or UV_WRITABLE; events
 // replaces the previous mask.
 napi_value PollStart(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Args args;
   PollWatch* watch;
   int32_t events;
-  if (argc < 2 || !ArgWatch(env, argv[0], &watch) || !ArgInt32(env, argv[1], "events", &events)) return nullptr;
+  if (!GetArgs(env, info, &args, 2) || !ArgWatch(env, args.values[0], &watch) ||
+      !ArgInt32(env, args.values[1], "events", &events)) {
+    return nullptr;
+  }
   int err = uv_poll_start(watch->handle, events, OnPollEvent);
   if (err != 0) return ThrowErrno(env, "uv_poll_start", -err);
   return nullptr;
@@ -175,11 +177,9 @@ napi_value PollStart(napi_env env, napi_callback_info info) {
 
 // pollStop(watch): no more events until the next pollStart.
 napi_value PollStop(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Args args;
   PollWatch* watch;
-  if (argc < 1 || !ArgWatch(env, argv[0], &watch)) return nullptr;
+  if (!GetArgs(env, info, &args, 1) || !ArgWatch(env, args.values[0], &watch)) return nullptr;
   uv_poll_stop(watch->handle);
   return nullptr;
 }

@@ -22,22 +22,6 @@
 namespace multiloop {
 namespace {
 
-constexpr size_t kMaxArgs = 6;
-
-struct Args {
-  size_t count = kMaxArgs;
-  napi_value values[kMaxArgs];
-};
-
-bool GetArgs(napi_env env, napi_callback_info info, Args* args, size_t required) {
-  napi_get_cb_info(env, info, &args->count, args->values, nullptr, nullptr);
-  if (args->count < required) {
-    ThrowType(env, "missing arguments");
-    return false;
-  }
-  return true;
-}
-
 // Reads the fd argument of a call that takes only an fd; false (with a
 // TypeError thrown) when it is missing or not an int32.
 bool ArgFd(napi_env env, napi_callback_info info, int32_t* fd) {
