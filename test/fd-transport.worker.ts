@@ -4,19 +4,7 @@
  * serves the connection.
  */
 import { Protocol, type EventLoop, type StreamReader, type StreamWriter, type Transport } from 'multiloop';
-
-/** Echoes every byte back. */
-class Echo extends Protocol {
-  #transport: Transport | null = null;
-
-  override connectionMade(transport: Transport): void {
-    this.#transport = transport;
-  }
-
-  override dataReceived(data: Buffer): void {
-    this.#transport!.write(data);
-  }
-}
+import { EchoProtocol } from '../examples/echo_protocol.js';
 
 /** Writes the name of its transport's class, then closes. */
 class Kind extends Protocol {
@@ -27,7 +15,7 @@ class Kind extends Protocol {
 }
 
 export default function setup(loop: EventLoop): void {
-  loop.register('echo', () => new Echo());
+  loop.register('echo', () => new EchoProtocol());
   loop.register('kind', () => new Kind());
   loop.register('streamsKind', async (reader: StreamReader, writer: StreamWriter) => {
     const line = await reader.readline();
