@@ -33,7 +33,7 @@ import type { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
 import type { ExecutorTask, Transferable } from './executor_task.js';
 import { holdDefaultPool, releaseDefaultPool } from './executor_pool.js';
-import type { ExecutorQueue, LoopCall, PendingCall } from './executor_queue.js';
+import { settle, type ExecutorQueue, type LoopCall, type PendingCall } from './executor_queue.js';
 
 const MAIN_CHANNEL = 'multiloop:executor';
 
@@ -294,9 +294,7 @@ class MainThreadExecutor {
       const call = this.calls.get(reply.id);
       if (call === undefined) continue;
       this.calls.delete(reply.id);
-      if (call.abandoned()) call.drop();
-      else if (reply.ok) call.resolve(reply.outcome);
-      else call.reject(reply.outcome);
+      settle(call, reply.ok, reply.outcome);
     }
   }
 }

@@ -198,7 +198,8 @@ export class ExecutorQueue {
   }
 }
 
-function settle(call: PendingCall, ok: boolean, outcome: unknown): void {
+/** Ends `call` with its outcome, or drops it if nobody awaits it any more. */
+export function settle(call: PendingCall, ok: boolean, outcome: unknown): void {
   if (call.abandoned()) call.drop();
   else if (ok) call.resolve(outcome);
   else call.reject(outcome);
