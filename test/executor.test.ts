@@ -237,7 +237,7 @@ test('a task given a LoopRef calls back into the loop while it runs', async (t) 
 });
 
 test('setDefaultExecutor makes a Piscina instance the loop\'s default, closed when the loop closes', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const pool = new Piscina({ maxThreads: 1 });
   t.teardown(() => pool.destroy());
   loop.setDefaultExecutor(pool);

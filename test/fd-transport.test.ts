@@ -14,7 +14,7 @@ import {
 } from 'multiloop';
 import { adoptConnectedFd, FdTransport, startFdTransport } from '../runtime/fd_transport.js';
 import { openFds } from './helpers/fds.js';
-import { withLoop } from './helpers/loop.js';
+import { loopFor, withLoop } from './helpers/loop.js';
 import { Recorder } from './helpers/protocols.js';
 
 // One loop runs per thread at a time.
@@ -352,7 +352,7 @@ test('no protocol callback runs while the loop is stopped; they run in order at 
 });
 
 test('loop.close() closes a transport left open, and its fd', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const [mine, theirs] = socketpair();
   const transport = await loop.runUntilComplete(async () => startFdTransport(loop, mine, () => new Recorder(loop)));
   loop.close();

@@ -6,7 +6,7 @@ import {
 } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
 import { openFds } from './helpers/fds.js';
-import { withLoop } from './helpers/loop.js';
+import { loopFor, withLoop } from './helpers/loop.js';
 import { Recorder } from './helpers/protocols.js';
 import { closeServer, portOf } from './helpers/servers.js';
 
@@ -314,7 +314,7 @@ test.serial('a write of a string throws a TypeError naming data', async (t) => {
 });
 
 test.serial('loop.close() closes transports and servers left open', async (t) => {
-  const loop = newEventLoop();
+  const loop = loopFor(t);
   const server = await loop.runUntilComplete(() => loop.createServer(() => new EchoProtocol(), '127.0.0.1', 0));
   const [transport] = await loop.runUntilComplete(() =>
     loop.createConnection(() => new Recorder(loop), '127.0.0.1', portOf(server)),
