@@ -313,13 +313,16 @@ export class FdTransport<P extends Protocol = Protocol> extends StreamTransportB
 }
 
 /**
- * The extra info of a connected socket, as asyncio gives it: null for an
- * address the OS no longer knows (a reset connection). `socket` is the
- * transport's own Socket, for options and names: closing it is the
- * transport's job.
+ * The extra info of a connected socket, as asyncio gives it, with `extra`
+ * added over it: an address `extra` gives is not asked of the OS; one the OS
+ * no longer knows (a reset connection) is null. `socket` is the transport's
+ * own Socket, for options and names: closing it is the transport's job.
  */
-function socketExtra(sock: Socket): Record<string, unknown> {
-  return { socket: sock, sockname: addressOrNull(() => sock.getsockname()), peername: addressOrNull(() => sock.getpeername()) };
+function socketExtra(sock: Socket, extra: Record<string, unknown> | null): Record<string, unknown> {
+  const info: Record<string, unknown> = { socket: sock };
+  if (extra === null || !Object.hasOwn(extra, 'sockname')) info.sockname = addressOrNull(() => sock.getsockname());
+  if (extra === null || !Object.hasOwn(extra, 'peername')) info.peername = addressOrNull(() => sock.getpeername());
+  return extra === null ? info : Object.assign(info, extra);
 }
 
 function addressOrNull<T>(get: () => T): T | null {
@@ -366,6 +369,5 @@ export function startFdTransport<P extends Protocol>(
     sock.close();
     throw exc;
   }
-  const info = socketExtra(sock);
-  return new FdTransport(loop, sock, protocol, extra === null ? info : Object.assign(info, extra), owner);
+  return new FdTransport(loop, sock, protocol, socketExtra(sock, extra), owner);
 }
