@@ -12,7 +12,7 @@ import { logger } from './log.js';
 import { connectPipe, READ_PIPE, WRITE_PIPE } from './pipes.js';
 import { Protocol, type ProtocolFactory, type SubprocessProtocol } from './protocols.js';
 import { checkProtocolFactory, type StreamTransport } from './tcp.js';
-import { TransportBase, type SubprocessTransport } from './transports.js';
+import { TransportBase, whenDone, type SubprocessTransport } from './transports.js';
 
 /** Where a child's fd 0, 1 or 2 goes: a pipe to this process (default), the parent's own, nowhere, or an fd. */
 export type StdioSpec = 'pipe' | 'inherit' | 'ignore' | number;
@@ -211,24 +211,17 @@ function start<P extends SubprocessProtocol>(
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const stdioOptions: StdioOptions = [stdio(options.stdin, 'stdin'), stdio(options.stdout, 'stdout'), stdio(options.stderr, 'stderr')];
   const child: ChildProcess = spawn(file, args, { stdio: stdioOptions, cwd: options.cwd, env: options.env });
-  return new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => {
-      for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
-      reject(err);
-    };
-    child.once('error', onError);
-    child.once('spawn', () => {
-      child.removeListener('error', onError);
-      resolve();
-    });
-  }).then(async () => {
+  const destroyStdio = (): void => {
+    for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
+  };
+  return whenDone(child, destroyStdio, (done) => child.once('spawn', done)).then(async () => {
     let protocol: P;
     try {
       loop._checkClosed();
       protocol = protocolFactory();
     } catch (exc) {
       child.kill('SIGKILL');
-      for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
+      destroyStdio();
       throw exc;
     }
     const transport = new ProcessTransport(loop, child, protocol);

@@ -17,7 +17,7 @@ import { adoptListener, ListeningSocket, openListeners, openUnixListener } from 
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { acceptedConnection, checkHost, checkPort, checkProtocolFactory, detachedFd, nodeFamily, type ConnectionOwner } from './tcp.js';
 import { checkSsl, serverTls, type SslOption } from './tls.js';
-import { addressTuple, registerLoopResource, unregisterLoopResource, type Address, type LoopResource } from './transports.js';
+import { addressTuple, registerLoopResource, unregisterLoopResource, whenDone, type Address, type LoopResource } from './transports.js';
 
 /** One listening `net.Server` of a TLS or adopted-`net.Server` `Server`, as `Server.sockets` lists it. */
 export class ServerSocket {
@@ -233,19 +233,14 @@ function listen(target: ListenTarget, backlog: number, onConnection: (sock: net.
   const server = target instanceof net.Server ? target : net.createServer({ allowHalfOpen: true, noDelay: true });
   server.on('connection', onConnection);
   if (server.listening) return Promise.resolve(server);
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      server.close();
-      reject(err);
-    };
-    server.once('error', onError);
-    const onListening = (): void => {
-      server.removeListener('error', onError);
-      resolve(server);
-    };
-    if ('fd' in target) server.listen(target, backlog, onListening);
-    else server.listen({ ...(target as { path: string }), backlog }, onListening);
-  });
+  return whenDone(
+    server,
+    () => server.close(),
+    (done) => {
+      if ('fd' in target) server.listen(target, backlog, done);
+      else server.listen({ ...(target as { path: string }), backlog }, done);
+    },
+  );
 }
 
 /**

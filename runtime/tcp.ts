@@ -11,7 +11,7 @@ import { RuntimeError } from './errors.js';
 import { AF_INET, AF_INET6, AF_UNSPEC, IPPROTO_TCP } from './socket.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { checkSsl, clientTls, tlsAccept, tlsConnect, tlsExtra, type ClientTls, type SslOption } from './tls.js';
-import { addressTuple, checkBytes, StreamTransportBase, type Transport } from './transports.js';
+import { addressTuple, checkBytes, StreamTransportBase, whenDone, type Transport } from './transports.js';
 
 /** Which halves a stream transport uses, and whether a received EOF may leave it half-open. */
 export interface StreamMode {
@@ -360,18 +360,8 @@ export async function resolveHost(host: string, family: 0 | 4 | 6, flags: number
  * rejects with the OS error, leaving nothing open.
  */
 export function connectSocket(options: net.SocketConnectOpts): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = new net.Socket({ allowHalfOpen: true });
-    const onError = (err: Error): void => {
-      sock.destroy();
-      reject(err);
-    };
-    sock.once('error', onError);
-    sock.connect(options, () => {
-      sock.removeListener('error', onError);
-      resolve(sock);
-    });
-  });
+  const sock = new net.Socket({ allowHalfOpen: true });
+  return whenDone(sock, () => sock.destroy(), (done) => sock.connect(options, done));
 }
 
 /**

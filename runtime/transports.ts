@@ -3,6 +3,7 @@
  * write flow control every concrete transport shares (TCP/UNIX/TLS streams,
  * pipes, UDP, subprocesses).
  */
+import type { EventEmitter } from 'node:events';
 import type { BaseEventLoop } from './base_events.js';
 import { logger } from './log.js';
 import type { BaseProtocol, Protocol } from './protocols.js';
@@ -92,6 +93,25 @@ export function checkBytes(data: unknown, name: string): asserts data is Uint8Ar
     const got = data === null ? 'null' : typeof data;
     throw new TypeError(`${name} must be a Buffer or Uint8Array, not ${got}`);
   }
+}
+
+/**
+ * Settles with `emitter` once `start` calls the `done` it is given (a Node
+ * socket bound, connected or listening; a child spawned). An 'error' the
+ * emitter emits first runs `undo`, which closes what was opened, and rejects.
+ */
+export function whenDone<E extends EventEmitter>(emitter: E, undo: () => void, start: (done: () => void) => void): Promise<E> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      undo();
+      reject(err);
+    };
+    emitter.once('error', onError);
+    start(() => {
+      emitter.removeListener('error', onError);
+      resolve(emitter);
+    });
+  });
 }
 
 /** True for errors the OS or the network produced (as opposed to bugs in callbacks). */

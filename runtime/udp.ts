@@ -8,7 +8,7 @@ import type { BaseEventLoop } from './base_events.js';
 import type { DatagramProtocol, ProtocolFactory } from './protocols.js';
 import { IPPROTO_UDP } from './socket.js';
 import { checkHostPort, checkProtocolFactory, nodeFamily, resolveHost } from './tcp.js';
-import { addressTuple, checkBytes, FlowControlTransport, type Address, type DatagramTransport } from './transports.js';
+import { addressTuple, checkBytes, FlowControlTransport, whenDone, type Address, type DatagramTransport } from './transports.js';
 
 /**
  * asyncio's datagram transport. `sendto` never throws for a network error:
@@ -133,24 +133,19 @@ export interface DatagramOptions {
 }
 
 /** Binds and/or connects `socket`; rejects with the OS error (the socket is then closed). */
-function open(socket: dgram.Socket, local: [string, number] | null, remote: [string, number] | null): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      socket.close();
-      reject(err);
-    };
-    socket.once('error', onError);
-    const done = (): void => {
-      socket.removeListener('error', onError);
-      resolve();
-    };
-    const connect = (): void => {
-      if (remote === null) done();
-      else socket.connect(remote[1], remote[0], done);
-    };
-    if (local === null) connect();
-    else socket.bind({ address: local[0], port: local[1] }, connect);
-  });
+function open(socket: dgram.Socket, local: [string, number] | null, remote: [string, number] | null): Promise<dgram.Socket> {
+  return whenDone(
+    socket,
+    () => socket.close(),
+    (done) => {
+      const connect = (): void => {
+        if (remote === null) done();
+        else socket.connect(remote[1], remote[0], done);
+      };
+      if (local === null) connect();
+      else socket.bind({ address: local[0], port: local[1] }, connect);
+    },
+  );
 }
 
 /** Resolves an address argument to one numeric address of `family` (0: any). */
