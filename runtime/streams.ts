@@ -147,7 +147,7 @@ export class StreamReader {
     } catch (exc) {
       if (exc instanceof IncompleteReadError) return exc.partial;
       if (exc instanceof LimitOverrunError) {
-        if (this._buffer.subarray(exc.consumed).subarray(0, 1).equals(NEWLINE)) this._take(exc.consumed + 1);
+        if (this._buffer[exc.consumed] === NEWLINE[0]) this._take(exc.consumed + 1);
         else this._take(this._buffer.length);
       }
       throw exc;
