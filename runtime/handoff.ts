@@ -43,7 +43,6 @@ export class HandoffQueue {
   #fds: number[] = [];
   #head = 0;
   #base = 0;
-  #handed = 0;
 
   constructor(ref: LoopRef, stats: LoopStats) {
     this.#ref = ref;
@@ -57,23 +56,23 @@ export class HandoffQueue {
    */
   hand(serverId: number, fd: number): void {
     this.#ref.callSoonThreadsafe(CONNECTION_CALL, serverId, fd);
-    this.#handed = (this.#handed + 1) >>> 0;
     this.#fds.push(fd);
     this.#forgetTaken();
   }
 
   /** Hand-offs sent and not yet taken by the worker. */
   inFlight(): number {
-    return (this.#handed - this.#stats.taken) >>> 0;
+    // Hand-offs sent so far are `#base` plus those still queued.
+    return (this.#base + this.#fds.length - this.#head - this.#stats.taken) >>> 0;
   }
 
   /** Closes every fd the worker never took; for a worker that is gone. Returns how many. */
   reclaim(): number {
     this.#forgetTaken();
     const orphans = this.#fds.slice(this.#head);
+    this.#base = (this.#base + orphans.length) >>> 0;
     this.#fds = [];
     this.#head = 0;
-    this.#base = this.#handed;
     for (const fd of orphans) native.close(fd);
     return orphans.length;
   }
