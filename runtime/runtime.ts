@@ -12,7 +12,7 @@ import { DEFAULT_RING_CAPACITY, Ring, checkRingCapacity } from '../shared/ring.j
 import type { EventLoop } from './event_loop.js';
 import { newEventLoop, setEventLoop } from './events.js';
 import { setMaxExecutorThreads } from './executor_pool.js';
-import { Coordinator, type RuntimeServerOptions } from './coordinator.js';
+import { Coordinator, type RuntimeServerOptions, type WorkerEndpoint } from './coordinator.js';
 import { createPolicy } from './dispatch.js';
 import { LoopStats, type LoopStatsSnapshot } from './loop_stats.js';
 import { LoopThread } from './loop_thread.js';
@@ -159,7 +159,7 @@ export class Runtime {
   }
 
   /** Starts a new loop thread for `index`; the runtime owns it from the start (a closing runtime stops it). */
-  async #replace(index: number): Promise<{ index: number; ref: LoopRef; stats: LoopStats }> {
+  async #replace(index: number): Promise<WorkerEndpoint> {
     const { thread, stats } = await this.#relaunch(index);
     if (this.#closed !== null) {
       await thread.stop();
