@@ -211,7 +211,8 @@ function sourceOf(fn: (...args: any[]) => unknown): string {
   return source;
 }
 
-function moduleUrl(module: string | URL): string {
+/** `module` as a URL an executor (or worker) thread can import: URLs as given, paths resolved against the current directory. */
+export function moduleUrl(module: string | URL): string {
   if (module instanceof URL) return module.href;
   let url = moduleUrls.get(module);
   if (url === undefined) {

@@ -5,12 +5,11 @@
  * Every loop can call every other by name through LoopRefs.
  */
 import os from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { LoopRef } from '../shared/loopref.js';
 import { DEFAULT_RING_CAPACITY, Ring, checkRingCapacity } from '../shared/ring.js';
 import type { EventLoop } from './event_loop.js';
 import { newEventLoop, setEventLoop } from './events.js';
+import { moduleUrl } from './executor.js';
 import { setMaxExecutorThreads } from './executor_pool.js';
 import { Coordinator, type RuntimeServerOptions, type WorkerEndpoint } from './coordinator.js';
 import { createPolicy } from './dispatch.js';
@@ -264,7 +263,7 @@ function checkOptions(options: RuntimeOptions): {
   if (executorThreads !== undefined && (!Number.isInteger(executorThreads) || executorThreads < 1)) {
     throw new RangeError(`Runtime.start: executor.maxThreads must be a positive integer, got ${describe(executorThreads)}`);
   }
-  return { workers, module: moduleUrl(options.module), ringSize, policy, replaceWorkers, handleSignals, executorThreads };
+  return { workers, module: checkModule(options.module), ringSize, policy, replaceWorkers, handleSignals, executorThreads };
 }
 
 function checkFlag(value: unknown, name: string): boolean {
@@ -273,10 +272,10 @@ function checkFlag(value: unknown, name: string): boolean {
   return value;
 }
 
-/** `module` as a URL a worker can import: URLs as given, paths resolved against the current directory. */
-function moduleUrl(module: unknown): string {
-  if (module instanceof URL) return module.href;
-  if (typeof module !== 'string' || module === '') throw new TypeError(`Runtime.start: module must be a path or URL, got ${describe(module)}`);
-  if (/^[a-z][a-z0-9+.-]+:/i.test(module) && !isAbsolute(module)) return module;
-  return pathToFileURL(resolve(module)).href;
+/** `module` as a URL a worker can import (see moduleUrl); a TypeError unless it is a path or URL. */
+function checkModule(module: unknown): string {
+  if (!(module instanceof URL) && (typeof module !== 'string' || module === '')) {
+    throw new TypeError(`Runtime.start: module must be a path or URL, got ${describe(module)}`);
+  }
+  return moduleUrl(module);
 }
