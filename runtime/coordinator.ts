@@ -18,6 +18,7 @@ import type { EventLoop } from './event_loop.js';
 import { HandoffQueue } from './handoff.js';
 import type { LoopStats, LoopStatsSnapshot } from './loop_stats.js';
 import { openListeners, RuntimeServer, type ListenSpec, type ServerHost } from './runtime_server.js';
+import { checkBacklog } from './servers.js';
 import { checkHost, checkPort, nodeFamily } from './tcp.js';
 import { DRAIN_CALL, SERVE_CALL, UNSERVE_CALL, type ServeKind, type ServeSpec } from './worker_server.js';
 
@@ -231,13 +232,6 @@ function checkLimit(limit: unknown, kind: ServeKind): number | null {
   return limit;
 }
 
-function checkBacklog(backlog: unknown): number {
-  if (backlog === undefined) return 100;
-  if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
-    throw new TypeError(`backlog must be a non-negative integer, not ${String(backlog)}`);
-  }
-  return backlog;
-}
 
 function adoptedFd(sock: unknown): number {
   let fd: unknown = sock;

@@ -149,7 +149,7 @@ export type ListeningSocketLike = net.Server | number | { fileno(): number; deta
 /** Where a `net.Server` listens: a path, an fd we own, or the adopted `net.Server` itself. */
 type ListenTarget = { path: string } | { fd: number } | net.Server;
 
-function checkBacklog(backlog: unknown): number {
+export function checkBacklog(backlog: unknown): number {
   if (backlog === undefined) return 100;
   if (typeof backlog !== 'number' || !Number.isInteger(backlog) || backlog < 0) {
     throw new TypeError(`backlog must be a non-negative integer, not ${String(backlog)}`);

@@ -29,7 +29,7 @@ import { checkCallback, describe, type AnyCallback } from './validate.js';
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = constants.signals;
 
 /** Signal number -> the first name the platform lists for it (SIGABRT before its alias SIGIOT). */
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>();
+export const SIGNAL_NAMES = new Map<number, NodeJS.Signals>();
 for (const [name, number] of Object.entries(SIGNAL_NUMBERS)) {
   if (!SIGNAL_NAMES.has(number)) SIGNAL_NAMES.set(number, name as NodeJS.Signals);
 }

@@ -13,13 +13,12 @@
  * once the coordinator's loop ran it, and anything the worker sends the
  * coordinator afterwards through the same ring arrives after it.
  */
-import { constants } from 'node:os';
 import type { LoopRef } from '../shared/loopref.js';
 import { RingClosedError } from '../shared/ring.js';
 import type { BaseEventLoop } from './base_events.js';
 import type { EventLoop } from './event_loop.js';
 import type { Handle } from './handles.js';
-import { _setSignalRoute, type SignalRoute } from './signals.js';
+import { _setSignalRoute, SIGNAL_NAMES, type SignalRoute } from './signals.js';
 
 /** Registered on the coordinator's loop: a worker asks for (or withdraws) a signal. */
 export const SIGNAL_ADD_CALL = 'multiloop.signal.add';
@@ -27,10 +26,6 @@ export const SIGNAL_REMOVE_CALL = 'multiloop.signal.remove';
 /** Registered on every worker loop: a relayed signal. */
 export const SIGNAL_CALL = 'multiloop.signal';
 
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>();
-for (const [name, number] of Object.entries(constants.signals)) {
-  if (!SIGNAL_NAMES.has(number)) SIGNAL_NAMES.set(number, name as NodeJS.Signals);
-}
 
 /** The worker's side: its loop's signal handlers, and the requests it sent the coordinator. */
 class WorkerSignals implements SignalRoute {
