@@ -80,6 +80,13 @@ export interface NativeBinding {
   /** Releases the watch; no event follows. Idempotent. */
   pollClose(watch: PollWatchHandle): void;
 
+  /** A doorbell on this thread's loop (unreferenced): each ring calls `onRing()` here; rings that arrive together coalesce. Returns its process-wide id (never 0). */
+  doorbellOpen(onRing: () => void): number;
+  /** Wakes bell `id`'s thread, from any thread; false if it is not open (closed, or its thread ended). */
+  doorbellRing(id: number): boolean;
+  /** Closes a bell of this thread: no `onRing` call follows. False if this thread has no open bell `id`. */
+  doorbellClose(id: number): boolean;
+
   /** A new non-blocking, close-on-exec socket. */
   socket(family: number, type: number, proto: number): number;
   /** Two connected non-blocking, close-on-exec sockets. */

@@ -45,6 +45,7 @@ export class Inbox {
   close(): number {
     this.#unhook();
     this.ring.close();
+    this.ring.wake.release();
     return this.#reader.read(noop, Infinity);
   }
 

@@ -40,8 +40,7 @@ const HEAD = 0; // consumer's read position
 const WAITERS = 1; // producers waiting for space (the consumer notifies HEAD only when nonzero)
 const TAIL = 16; // reservation position
 const PRODUCER_IDS = 17; // last producer id handed out (for fragments)
-const EPOCH = 32; // wake word: event count
-const SLEEPING = 33; // wake word: the consumer may be idle
+const WAKE = 32; // the wake word's three words: wake-ups sent, the consumer may be idle, its doorbell
 const CLOSED = 48; // 1 once the ring is closed
 const CAPACITY = 49;
 const ID_HIGH = 50;
@@ -102,7 +101,7 @@ export class Ring {
     this.mask = this.capacity - 1;
     this.maxRecord = this.capacity / 4 - 8;
     this.id = this.words[ID_HIGH]! * 2 ** 32 + (this.words[ID_LOW]! >>> 0);
-    this.wake = new WakeWord(this.words, EPOCH, SLEEPING);
+    this.wake = new WakeWord(this.words, WAKE);
   }
 
   /** A new, empty ring of `capacity` data bytes (a power of two, 256 B to 256 MiB). */

@@ -41,6 +41,7 @@ NAPI_MODULE_INIT() {
   napi_set_instance_data(env, data, multiloop::FreeAddonData, nullptr);
   napi_add_env_cleanup_hook(env, multiloop::CloseOwnedFds, data);
   multiloop::InitPollWatch(env, exports);
+  multiloop::InitDoorbell(env, exports);
   multiloop::InitSyscalls(env, exports);
   return exports;
 }

@@ -56,8 +56,9 @@ void SetMethod(napi_env env, napi_value exports, const char* name, napi_callback
 // Registers an int32 property on `target`.
 void SetInt(napi_env env, napi_value target, const char* name, int32_t value);
 
-// Defined in poll_watch.cc and syscalls.cc: add their functions to exports.
+// Defined in poll_watch.cc, doorbell.cc and syscalls.cc: add their functions to exports.
 void InitPollWatch(napi_env env, napi_value exports);
+void InitDoorbell(napi_env env, napi_value exports);
 void InitSyscalls(napi_env env, napi_value exports);
 
 }  // namespace multiloop
