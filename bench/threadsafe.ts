@@ -11,7 +11,8 @@
  *    ping with callSoonThreadsafe and pong back, against a postMessage
  *    ping-pong; plus `LoopRef.call`'s round trip; the three take turns.
  * 3. Wake-up: a raw ring ping-pong between two idle threads, woken by the
- *    wake word (Atomics.waitAsync) or by a MessagePort doorbell.
+ *    wake word's native doorbell, by a MessagePort message, or by
+ *    Atomics.waitAsync (wakers.ts).
  *
  * This file is also the worker threads' entry (`role` in workerData).
  */
@@ -19,6 +20,7 @@ import { MessageChannel, type MessagePort, Worker, isMainThread, parentPort, wor
 import { LoopRef, type LoopRefData } from '../shared/loopref.js';
 import { Ring, RingReader, RingWriter } from '../shared/ring.js';
 import { getLoopRef, newEventLoop, type EventLoop } from '../runtime/index.js';
+import { makeWaker, WAKE_KINDS, type WakeKind } from './wakers.js';
 
 /** Messages per throughput round, split among the producers. */
 const MESSAGES_PER_ROUND = 300_000;
@@ -38,7 +40,7 @@ type Role =
   | { role: 'ring-producer'; ref: LoopRefData; go: SharedArrayBuffer; rounds: number; count: number }
   | { role: 'port-producer'; port: MessagePort; go: SharedArrayBuffer; rounds: number; count: number }
   | { role: 'echo-loop'; main: LoopRefData; port: MessagePort }
-  | { role: 'raw-echo'; inbox: SharedArrayBuffer; outbox: SharedArrayBuffer; doorbell: MessagePort | null };
+  | { role: 'raw-echo'; kind: WakeKind; inbox: SharedArrayBuffer; outbox: SharedArrayBuffer; port: MessagePort; words: SharedArrayBuffer };
 
 const SELF = new URL(import.meta.url);
 
@@ -67,11 +69,10 @@ async function main(): Promise<void> {
   emit('rtt_vs_postMessage', rtt.ring.p50 / rtt.port.p50, 'x');
   emit('rtt_call_p50', rtt.call.p50 * 1e6, 'us');
   emit('rtt_call_p99', rtt.call.p99 * 1e6, 'us');
-  const waitAsync = await rawWakeRoundTrips(false);
-  const doorbell = await rawWakeRoundTrips(true);
-  emit('wake_rtt_waitAsync_p50', waitAsync.p50 * 1e6, 'us');
-  emit('wake_rtt_doorbell_p50', doorbell.p50 * 1e6, 'us');
-  emit('wake_rtt_waitAsync_vs_doorbell', waitAsync.p50 / doorbell.p50, 'x');
+  const wake = await rawWakeRoundTrips();
+  for (const [kind, times] of wake) emit(`wake_rtt_${kind}_p50`, times.p50 * 1e6, 'us');
+  emit('wake_rtt_bell_vs_port', wake.get('bell')!.p50 / wake.get('port')!.p50, 'x');
+  emit('wake_rtt_bell_vs_waitAsync', wake.get('bell')!.p50 / wake.get('waitAsync')!.p50, 'x');
 }
 
 interface Rate {
@@ -203,44 +204,55 @@ async function sample(loop: EventLoop, paths: ((pong: () => void) => () => void)
   return times.map((path) => percentiles(path.slice(RTT_WARMUP).map((ms) => ms / 1000)));
 }
 
-/** A raw ring ping-pong with a thread that runs no loop: only the wake-up differs. */
-async function rawWakeRoundTrips(doorbell: boolean): Promise<Percentiles> {
-  const inbox = Ring.create(4096);
-  const outbox = Ring.create(4096);
-  const { port1, port2 } = new MessageChannel();
-  const echo = spawn({ role: 'raw-echo', inbox: outbox.buffer, outbox: inbox.buffer, doorbell: doorbell ? port2 : null }, [port2]);
-  await echo.online;
-  const reader = new RingReader(inbox);
-  const writer = new RingWriter(outbox, () => {});
+/**
+ * Raw ring ping-pongs with threads that run no loop, one per wake-up kind
+ * (see wakers.ts), taking turns trip by trip, each trip after RTT_GAP of
+ * idleness: only the wake-up differs.
+ */
+async function rawWakeRoundTrips(): Promise<Map<WakeKind, Percentiles>> {
   const record = new Uint8Array(16);
-  const times: number[] = [];
-  for (let i = 0; i < RTT_WARMUP + RTT_SAMPLES; i++) {
-    if (i >= RTT_WARMUP) await new Promise((resolve) => setTimeout(resolve, RTT_GAP * 1000));
-    const sentAt = performance.now();
-    await new Promise<void>((resolve) => {
+  const sides = await Promise.all(WAKE_KINDS.map(async (kind) => {
+    const inbox = Ring.create(4096);
+    const outbox = Ring.create(4096);
+    const { port1, port2 } = new MessageChannel();
+    const words = new SharedArrayBuffer(16);
+    const echo = spawn({ role: 'raw-echo', kind, inbox: outbox.buffer, outbox: inbox.buffer, port: port2, words }, [port2]);
+    await echo.online;
+    const reader = new RingReader(inbox);
+    const writer = new RingWriter(outbox, noop);
+    const waker = makeWaker(kind, 0, { port: port1, words }, inbox);
+    const ping = (): Promise<void> => new Promise<void>((resolve) => {
       const check = (): void => {
         if (reader.read(noop, 1) === 1) return resolve();
-        if (doorbell) port1.once('message', check);
-        else {
-          inbox.wake.arm(check);
-          if (reader.hasRecords()) {
-            inbox.wake.disarm();
-            check();
-          }
+        waker.arm(check);
+        if (reader.hasRecords()) {
+          waker.disarm();
+          check();
         }
       };
       writer.write(record, true);
-      if (doorbell) port1.postMessage(0);
+      waker.signal();
       check();
     });
-    times.push((performance.now() - sentAt) / 1000);
+    const close = async (): Promise<void> => {
+      outbox.close();
+      waker.signal();
+      await echo.exited;
+      waker.close();
+      inbox.close();
+    };
+    return { kind, ping, close, times: [] as number[] };
+  }));
+  for (let i = 0; i < RTT_WARMUP + RTT_SAMPLES; i++) {
+    for (const side of sides) {
+      if (i >= RTT_WARMUP) await new Promise((resolve) => setTimeout(resolve, RTT_GAP * 1000));
+      const sentAt = performance.now();
+      await side.ping();
+      if (i >= RTT_WARMUP) side.times.push((performance.now() - sentAt) / 1000);
+    }
   }
-  outbox.close();
-  if (doorbell) port1.postMessage(0);
-  await echo.exited;
-  port1.close();
-  inbox.close();
-  return percentiles(times.slice(RTT_WARMUP));
+  for (const side of sides) await side.close();
+  return new Map(sides.map((side) => [side.kind, percentiles(side.times)]));
 }
 
 function percentiles(values: number[]): Percentiles {
@@ -300,27 +312,26 @@ async function worker(data: Role): Promise<void> {
     case 'raw-echo': {
       const inbox = Ring.from(data.inbox);
       const reader = new RingReader(inbox);
-      const writer = new RingWriter(Ring.from(data.outbox), () => {});
+      const writer = new RingWriter(Ring.from(data.outbox), noop);
+      const waker = makeWaker(data.kind, 1, data, inbox);
       const record = new Uint8Array(16);
       const keepAlive = setInterval(noop, 1 << 30);
       const drain = (): void => {
         while (reader.read(noop, Infinity) > 0) {
           writer.write(record, true);
-          data.doorbell?.postMessage(0);
+          waker.signal();
         }
         if (inbox.closed) {
           clearInterval(keepAlive);
-          data.doorbell?.close();
+          waker.close();
           return;
         }
-        if (data.doorbell !== null) return;
-        inbox.wake.arm(drain);
+        waker.arm(drain);
         if (reader.hasRecords()) {
-          inbox.wake.disarm();
+          waker.disarm();
           drain();
         }
       };
-      data.doorbell?.on('message', drain);
       drain();
       return;
     }
