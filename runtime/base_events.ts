@@ -311,6 +311,21 @@ export class BaseEventLoop {
     }
   }
 
+  /**
+   * @internal Runs `fn(...args)` now, as `_runHandle` runs a Handle of it,
+   * making the Handle only when one is needed (debug timing, or an
+   * exception to report): calls from other threads allocate none.
+   */
+  _runCallback(fn: AnyCallback, args: unknown[]): void {
+    if (this.debug) return this._runHandle(new Handle(fn, args, this));
+    this.callbacksRun++;
+    try {
+      fn(...args);
+    } catch (exc) {
+      new Handle(fn, args, this)._report(exc);
+    }
+  }
+
   /** @internal How many callbacks this loop has run (runtime statistics). */
   _callbacksRun(): number {
     return this.callbacksRun;

@@ -49,14 +49,19 @@ export class Handle {
       if (args.length === 0) this._callback!();
       else this._callback!(...args);
     } catch (exc) {
-      const context: Record<string, unknown> = {
-        message: `Exception in callback ${describeCallback(this._callback)}`,
-        exception: exc,
-        handle: this,
-      };
-      if (this._sourceTraceback !== undefined) context.sourceTraceback = this._sourceTraceback;
-      this._loop.callExceptionHandler(context);
+      this._report(exc);
     }
+  }
+
+  /** @internal Reports `exc`, raised by the callback, to the loop's exception handler. */
+  _report(exc: unknown): void {
+    const context: Record<string, unknown> = {
+      message: `Exception in callback ${describeCallback(this._callback)}`,
+      exception: exc,
+      handle: this,
+    };
+    if (this._sourceTraceback !== undefined) context.sourceTraceback = this._sourceTraceback;
+    this._loop.callExceptionHandler(context);
   }
 
   toString(): string {

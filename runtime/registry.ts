@@ -5,8 +5,8 @@
  * Each loop that takes part (registers a function, is given a LoopRef, or
  * sends `LoopRef.call` requests while it runs) gets one Registry, with an
  * Inbox on its own ring. Through it:
- * - a call runs the registered function as a callback of this loop (a
- *   Handle: same exception handling and debug timing as `callSoon`);
+ * - a call runs the registered function as a callback of this loop (same
+ *   exception handling and debug timing as `callSoon`);
  * - a request runs it likewise and writes its result — awaited when it is
  *   a promise or a Future — or its exception back into the caller's ring;
  * - a reply settles the Future that `LoopRef.call` returned on this loop.
@@ -22,7 +22,6 @@ import { Ring, RingClosedError, type RingWriter } from '../shared/ring.js';
 import type { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
-import { Handle } from './handles.js';
 import { Inbox } from './inbox.js';
 import { logger } from './log.js';
 import { _getRunningLoop } from './running.js';
@@ -69,7 +68,7 @@ class Registry implements MessageHandler, ReplyEndpoint {
   onCall(name: string, args: unknown[]): void {
     const fn = this.#lookup(name, 'callSoonThreadsafe');
     if (fn === undefined) return;
-    this.#loop._runHandle(new Handle(fn, args, this.#loop));
+    this.#loop._runCallback(fn, args);
   }
 
   onRequest(name: string, args: unknown[], replyTo: number, requestId: number): void {
