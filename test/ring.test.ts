@@ -188,6 +188,21 @@ test('one wake-up for a burst of records into an idle consumer', async (t) => {
   ring.close();
 });
 
+test('a ring filled to its last byte is read in one batch, each record once', (t) => {
+  const ring = Ring.create(256);
+  const reader = new RingReader(ring);
+  const writer = new RingWriter(ring, () => t.fail());
+  const got: number[] = [];
+  for (let lap = 0; lap < 3; lap++) {
+    // 16 records of 4 + 12 bytes fill the 256 bytes exactly; the reader must stop after the lap, not read its first record again.
+    for (let i = 0; i < 16; i++) writer.write(new Uint8Array(12).fill(lap * 16 + i), false);
+    t.is(writer.spilled, 0);
+    t.is(reader.read((bytes, start) => void got.push(bytes[start]!), Infinity), 16);
+  }
+  t.deepEqual(got, Array.from({ length: 48 }, (_, i) => i));
+  ring.close();
+});
+
 test('byte positions wrap past 2^32 without losing or reordering a record', (t) => {
   const ring = Ring.create(256);
   // White box: HEAD and TAIL are header words 0 and 16 (ring.ts). Start them 40 bytes short of the uint32 wrap.
