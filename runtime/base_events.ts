@@ -326,6 +326,23 @@ export class BaseEventLoop {
     }
   }
 
+  /**
+   * @internal `_runCallback` of the first `argc` (0 to 3) of `a0, a1, a2`,
+   * passed one by one: no array is made unless one is needed.
+   */
+  _runCallback3(fn: AnyCallback, argc: number, a0: unknown, a1: unknown, a2: unknown): void {
+    if (this.debug) return this._runCallback(fn, [a0, a1, a2].slice(0, argc));
+    this.callbacksRun++;
+    try {
+      if (argc === 0) fn();
+      else if (argc === 1) fn(a0);
+      else if (argc === 2) fn(a0, a1);
+      else fn(a0, a1, a2);
+    } catch (exc) {
+      new Handle(fn, [a0, a1, a2].slice(0, argc), this)._report(exc);
+    }
+  }
+
   /** @internal How many callbacks this loop has run (runtime statistics). */
   _callbacksRun(): number {
     return this.callbacksRun;

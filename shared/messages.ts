@@ -16,7 +16,8 @@ const enum Kind {
 
 /** What a consumer does with each kind of record (a visitor, so reading allocates no message object). */
 export interface MessageHandler {
-  onCall(name: string, args: unknown[]): void;
+  /** A call of `name` with `argc` arguments, which follow in `decoder` (read them with `readArgs`, or one by one; a dropped call may leave them). */
+  onCall(name: string, argc: number, decoder: Decoder): void;
   onRequest(name: string, args: unknown[], replyTo: number, requestId: number): void;
   onReply(requestId: number, ok: boolean, value: unknown): void;
 }
@@ -27,13 +28,13 @@ export function readMessage(decoder: Decoder, handler: MessageHandler): void {
   switch (kind) {
     case Kind.Call: {
       const name = decoder.readString();
-      return handler.onCall(name, readArgs(decoder));
+      return handler.onCall(name, decoder.readLength(), decoder);
     }
     case Kind.Request: {
       const name = decoder.readString();
       const replyTo = decoder.readF64();
       const requestId = decoder.readU32();
-      return handler.onRequest(name, readArgs(decoder), replyTo, requestId);
+      return handler.onRequest(name, readArgs(decoder, decoder.readLength()), replyTo, requestId);
     }
     case Kind.Reply: {
       const requestId = decoder.readU32();
@@ -114,8 +115,8 @@ function writeArgs(encoder: Encoder, method: string, name: string, args: readonl
   }
 }
 
-function readArgs(decoder: Decoder): unknown[] {
-  const n = decoder.readLength();
+/** The next `n` values of `decoder`: a call's arguments. */
+export function readArgs(decoder: Decoder, n: number): unknown[] {
   const args = new Array<unknown>(n);
   for (let i = 0; i < n; i++) args[i] = decoder.readValue();
   return args;

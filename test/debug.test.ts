@@ -2,7 +2,7 @@
  * Debug mode (the seed's get_debug / set_debug and asyncio's debug mode):
  * the environment default, slow-callback reports and creation stacks.
  */
-import { newEventLoop, type ExceptionContext } from 'multiloop';
+import { getLoopRef, newEventLoop, type ExceptionContext } from 'multiloop';
 import { captureLogger, loopFor, runOnce, test } from './helpers/loop.js';
 
 const DEBUG_VARIABLES = ['PYTHONASYNCIODEBUG', 'MULTILOOP_DEBUG'] as const;
@@ -78,6 +78,22 @@ test('in debug mode a callback slower than slowCallbackDuration is reported thro
   const text = warnings[0]!.join(' ');
   t.regex(text, /slowpoke/);
   t.regex(text, /took 0\.\d{3} seconds/);
+});
+
+test('in debug mode a slow function called through a LoopRef is reported like any callback', async (t) => {
+  const loop = loopFor(t);
+  const warnings = captureLogger(t, 'warn');
+  loop.setDebug(true);
+  loop.slowCallbackDuration = 0.01;
+  const done = loop.createFuture<void>();
+  loop.register('slow', function slowFromAfar(seconds: number) {
+    spin(seconds);
+    done.setResult();
+  });
+  getLoopRef(loop).callSoonThreadsafe('slow', 0.02);
+  await loop.runUntilComplete(done);
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]!.join(' '), /slowFromAfar.* took 0\.\d{3} seconds/);
 });
 
 test('in debug mode a callback faster than slowCallbackDuration is not reported', async (t) => {

@@ -4,7 +4,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { EventLoop, Future, LoopRef, RingClosedError, RuntimeError, getLoopRef } from '../runtime/index.js';
+import { EventLoop, Future, Handle, LoopRef, RingClosedError, RuntimeError, getLoopRef } from '../runtime/index.js';
 import { registryOf } from '../runtime/registry.js';
 import { Ring } from '../shared/ring.js';
 import { loopFor } from './helpers/loop.js';
@@ -60,6 +60,38 @@ test.serial('callSoonThreadsafe from a thread without a loop runs the registered
   t.deepEqual(await loop.runUntilComplete(got), [[7, 0], [7, 1], [7, 2]]);
   await producer;
 });
+
+test.serial('callSoonThreadsafe passes each number of arguments, 0 to 5, as that many arguments', async (t) => {
+  const loop = loopFor(t);
+  const got = collect(loop, 'arity', 6);
+  const self = getLoopRef(loop);
+  for (let n = 0; n <= 5; n++) self.callSoonThreadsafe('arity', ...Array.from({ length: n }, (_, i) => i * 1.5));
+  const calls = await loop.runUntilComplete(got);
+  t.deepEqual(calls, [[], [0], [0, 1.5], [0, 1.5, 3], [0, 1.5, 3, 4.5], [0, 1.5, 3, 4.5, 6]]);
+});
+
+for (const argc of [2, 5]) {
+  test.serial(`an exception from a function called with ${argc} arguments from another thread reaches the exception handler with a Handle of them`, async (t) => {
+    const loop = loopFor(t);
+    const contexts: Record<string, unknown>[] = [];
+    loop.setExceptionHandler((_l, context) => contexts.push(context));
+    const error = new Error('boom');
+    loop.register('fails', () => {
+      throw error;
+    });
+    const done = loop.createFuture<void>();
+    loop.register('done', () => done.setResult());
+    const self = getLoopRef(loop);
+    self.callSoonThreadsafe('fails', ...Array.from({ length: argc }, (_, i) => i));
+    self.callSoonThreadsafe('done');
+    await loop.runUntilComplete(done);
+    t.is(contexts.length, 1);
+    t.is(contexts[0]!.exception, error);
+    t.regex(String(contexts[0]!.message), /^Exception in callback/);
+    t.true(contexts[0]!.handle instanceof Handle);
+    t.deepEqual((contexts[0]!.handle as Handle)._args, Array.from({ length: argc }, (_, i) => i));
+  });
+}
 
 test.serial('4 producer threads × 100,000 messages into one loop with a 4 KiB ring: each delivered once, producer order kept', async (t) => {
   const loop = loopFor(t);
