@@ -6,8 +6,8 @@ import { native } from '../native/index.js';
 /** Runs test/doorbell.worker.ts in `mode` on bell `id`: its one message, once it has exited. */
 async function inWorker(mode: 'ring' | 'close' | 'open', id = 0): Promise<unknown> {
   const worker = new Worker(new URL('./doorbell.worker.js', import.meta.url), { workerData: { mode, id } });
-  const [message] = (await once(worker, 'message')) as [unknown];
-  const [code] = (await once(worker, 'exit')) as [number];
+  // Both listeners from the start: Node may emit a last message and 'exit' in one go.
+  const [[message], [code]] = (await Promise.all([once(worker, 'message'), once(worker, 'exit')])) as [[unknown], [number]];
   if (code !== 0) throw new Error(`doorbell worker exited with ${code}`);
   return message;
 }
@@ -58,8 +58,9 @@ test("a thread cannot close another thread's bell", async (t) => {
   const bell = openBell(t);
   t.false(await inWorker('close', bell.id));
   const rung = bell.rung();
-  t.true(native.doorbellRing(bell.id));
-  await rung;
+  const rang = native.doorbellRing(bell.id);
+  t.true(rang);
+  if (rang) await rung;
   t.is(bell.calls.length, 1);
 });
 
