@@ -20,6 +20,8 @@ export interface LoopWorkerControl {
   setup(): Promise<void>;
   /** Stops the loop and closes it (the thread may then be terminated). */
   stop(): Promise<void>;
+  /** Worker `index` was replaced: `ctx.loops[index]` becomes a LoopRef to `loop`, the new one. */
+  peerReplaced(index: number, loop: LoopRefData): void;
 }
 
 /** What the worker thread receives as workerData. */
@@ -107,6 +109,11 @@ export class LoopThread {
       await this.stop();
       throw error;
     }
+  }
+
+  /** Tells the thread's loop that worker `index` now runs `ref`'s loop; settles once it knows, or once the thread has ended. */
+  async peerReplaced(index: number, ref: LoopRef): Promise<void> {
+    await Promise.race([this.#control.peerReplaced(index, { buffer: ref.buffer }), this.exited]);
   }
 
   /** The thread ended without being stopped: `onDeath(error, exitCode)` is called once it has. */

@@ -56,7 +56,12 @@ export interface SetupContext {
   /** This worker's index, 0 .. workers - 1. */
   index: number;
   workers: number;
-  /** LoopRefs of every worker loop, by index (this one's included). */
+  /**
+   * LoopRefs of every worker loop, by index (this one's included). The
+   * array stays current: when a worker is replaced, its entry becomes the
+   * new loop's LoopRef before the new worker gets connections (a LoopRef
+   * kept from before fails with RingClosedError).
+   */
   loops: LoopRef[];
   /** A LoopRef to the coordinator's loop. */
   coordinator: LoopRef;
@@ -164,6 +169,8 @@ export class Runtime {
       await thread.stop();
       throw new RuntimeError('the runtime closed while a worker was being replaced');
     }
+    // Peers learn of the new loop before it gets connections, so a connection's handler on any worker reaches it.
+    await Promise.all(this.#threads.filter((peer) => peer.index !== index).map((peer) => peer.peerReplaced(index, thread.ref)));
     this.#threads[index] = thread;
     this.#refs[index] = thread.ref;
     this.#watch(thread);
@@ -187,7 +194,7 @@ export class Runtime {
       const thread = LoopThread.spawn({ index, workers, module, ring: rings[index]!, loops: rings, coordinator, stats: stats.buffer });
       return { thread, stats };
     };
-    // A replacement gets a new ring (the dead worker's is closed); peers set up earlier keep their ctx.loops.
+    // A replacement gets a new ring (the dead worker's is closed); #replace then updates the peers' ctx.loops.
     const relaunch = async (index: number): Promise<Launched> => {
       rings[index] = Ring.create(ringSize);
       const launched = spawn(index);

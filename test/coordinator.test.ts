@@ -391,6 +391,24 @@ test('a worker killed under load: the server keeps accepting, the other worker\'
   for (const c of onLive) c.sock.destroy();
 });
 
+test("a replaced worker's peers reach its new loop through ctx.loops", async (t) => {
+  const runtime = await start(t);
+  const reported = new Promise<void>((resolve) => runtime.loop.setExceptionHandler(() => resolve()));
+  const server = await runtime.createServer('whoami', '127.0.0.1', 0);
+  const before = await runtime.loops[1]!.call<number>('peerThreadId', 0);
+  runtime.loops[0]!.callSoonThreadsafe('die');
+  await reported;
+  // Once the replacement takes connections, its peers know its loop.
+  for (let index = -1; index !== 0; ) {
+    const c = await whoami(portOf(server));
+    index = c.index;
+    c.sock.destroy();
+  }
+  const after = await runtime.loops[1]!.call<number>('peerThreadId', 0);
+  t.is(after, await runtime.loops[0]!.call<number>('threadId'));
+  t.not(after, before);
+});
+
 test('with replaceWorkers: false a dead worker is not replaced and the others take every connection', async (t) => {
   const runtime = await start(t, { replaceWorkers: false });
   const reported = new Promise<void>((resolve) => runtime.loop.setExceptionHandler(() => resolve()));

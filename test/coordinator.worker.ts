@@ -29,7 +29,7 @@ class Faulty extends Protocol {
   }
 }
 
-export default function setup(loop: EventLoop, ctx: { index: number; coordinator: LoopRef }): void {
+export default function setup(loop: EventLoop, ctx: { index: number; loops: LoopRef[]; coordinator: LoopRef }): void {
   loop.register('echo', () => new EchoProtocol());
   loop.register('whoami', () => new WhoAmI(ctx.index));
   loop.register('faulty', () => new Faulty());
@@ -53,6 +53,7 @@ export default function setup(loop: EventLoop, ctx: { index: number; coordinator
     while (performance.now() < end);
   });
   loop.register('threadId', () => threadId);
+  loop.register('peerThreadId', (peer: number) => ctx.loops[peer]!.call('threadId'));
   loop.register('die', () => {
     setImmediate(() => {
       throw new Error(`worker ${ctx.index} dies on purpose`);

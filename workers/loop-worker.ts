@@ -8,7 +8,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { flushWriters } from '../shared/directory.js';
-import { LoopRef } from '../shared/loopref.js';
+import { LoopRef, type LoopRefData } from '../shared/loopref.js';
 import { Ring } from '../shared/ring.js';
 import { newEventLoop, setEventLoop } from '../runtime/events.js';
 import type { LoopWorkerControl, LoopWorkerData } from '../runtime/loop_thread.js';
@@ -22,6 +22,8 @@ setEventLoop(loop);
 registryOf(loop, Ring.from(data.ring));
 linkToCoordinator(loop, data);
 const running = loop.runForever();
+// ctx.loops: kept current when a peer worker is replaced (peerReplaced).
+const peers = data.loops.map((ref) => LoopRef.from(ref));
 
 const control: LoopWorkerControl = {
   async setup(): Promise<void> {
@@ -33,10 +35,13 @@ const control: LoopWorkerControl = {
     const ctx: SetupContext = {
       index: data.index,
       workers: data.workers,
-      loops: data.loops.map((ref) => LoopRef.from(ref)),
+      loops: peers,
       coordinator: LoopRef.from(data.coordinator),
     };
     await loop.createTask(async () => setup(loop, ctx));
+  },
+  peerReplaced(index: number, ref: LoopRefData): void {
+    peers[index] = LoopRef.from(ref);
   },
   async stop(): Promise<void> {
     loop.stop();
