@@ -74,17 +74,10 @@ void OnRing(uv_async_t* handle) {
   napi_env env = bell->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value function, receiver, result;
+  napi_value function, receiver;
   napi_get_reference_value(env, bell->function, &function);
   napi_get_reference_value(env, bell->receiver, &receiver);
-  // napi_make_callback, not napi_call_function: the microtasks the callback
-  // queues (the loop's pumps) run before libuv goes on.
-  napi_status call = napi_make_callback(env, bell->context, receiver, function, 0, nullptr, &result);
-  if (call == napi_pending_exception) {
-    napi_value error;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_fatal_exception(env, error);
-  }
+  CallFromLoop(env, bell->context, receiver, function, 0, nullptr);
   napi_close_handle_scope(env, scope);
 }
 
@@ -97,23 +90,12 @@ napi_value DoorbellOpen(napi_env env, napi_callback_info info) {
   napi_typeof(env, args.values[0], &type);
   if (type != napi_function) return ThrowType(env, "onRing must be a function");
 
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    napi_throw_error(env, nullptr, "no libuv loop for this thread");
-    return nullptr;
-  }
-  uv_async_t* handle = static_cast<uv_async_t*>(malloc(uv_handle_size(UV_ASYNC)));
-  if (handle == nullptr) return ThrowErrno(env, "uv_async_init", ENOMEM);
-  int err = uv_async_init(loop, handle, OnRing);
-  if (err != 0) {
-    free(handle);
-    return ThrowErrno(env, "uv_async_init", -err);
-  }
-  uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+  uv_async_t* handle = NewUnrefHandle<uv_async_t>(env, UV_ASYNC, "uv_async_init",
+                                                  [](uv_loop_t* loop, uv_async_t* h) { return uv_async_init(loop, h, OnRing); });
+  if (handle == nullptr) return nullptr;
 
   Doorbell* bell = new Doorbell{env, handle, last_id.fetch_add(1) + 1, nullptr, nullptr, nullptr, nullptr};
   handle->data = bell;
-  // napi_make_callback with an undefined receiver crashes: give it an object.
   napi_value receiver, name;
   napi_create_object(env, &receiver);
   napi_create_reference(env, receiver, 1, &bell->receiver);

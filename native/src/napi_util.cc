@@ -23,6 +23,16 @@ napi_value ThrowErrno(napi_env env, const char* syscall, int err) {
   return nullptr;
 }
 
+void CallFromLoop(napi_env env, napi_async_context context, napi_value receiver, napi_value function, size_t argc,
+                  const napi_value* argv) {
+  napi_value result;
+  if (napi_make_callback(env, context, receiver, function, argc, argv, &result) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+  }
+}
+
 napi_value ThrowType(napi_env env, const char* message) {
   napi_throw_type_error(env, nullptr, message);
   return nullptr;

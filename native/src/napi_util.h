@@ -2,9 +2,12 @@
 // with TypeErrors that name the argument, and Node-style system errors.
 #pragma once
 
+#include <errno.h>
 #include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <uv.h>
 
 #include <unordered_set>
 
@@ -49,6 +52,41 @@ bool ArgInt32(napi_env env, napi_value v, const char* name, int32_t* out);
 
 // Reads argument as a writable byte range (any Uint8Array, Buffer included).
 bool ArgBytes(napi_env env, napi_value v, const char* name, uint8_t** data, size_t* len);
+
+// Allocates a libuv handle of `type` on the calling thread's loop (sized with
+// uv_handle_size() at run time, so the binary does not depend on the struct
+// layout of the headers it was built with), initializes it with
+// `init(loop, handle)` and unreferences it: it never keeps the thread alive.
+// On failure throws (naming `init_name`) and returns nullptr.
+template <typename Handle, typename Init>
+Handle* NewUnrefHandle(napi_env env, uv_handle_type type, const char* init_name, Init init) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    napi_throw_error(env, nullptr, "no libuv loop for this thread");
+    return nullptr;
+  }
+  Handle* handle = static_cast<Handle*>(malloc(uv_handle_size(type)));
+  if (handle == nullptr) {
+    ThrowErrno(env, init_name, ENOMEM);
+    return nullptr;
+  }
+  int err = init(loop, handle);
+  if (err != 0) {
+    free(handle);
+    ThrowErrno(env, init_name, -err);
+    return nullptr;
+  }
+  uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+  return handle;
+}
+
+// Calls `function` from a libuv callback with napi_make_callback (so that
+// the microtasks it queues run before libuv goes on; `receiver` must be an
+// object: an undefined one crashes). An exception it leaves is a bug in
+// multiloop's own dispatcher, which routes user errors to the loop's
+// exception handler; it is raised as an uncaught exception, never dropped.
+void CallFromLoop(napi_env env, napi_async_context context, napi_value receiver, napi_value function, size_t argc,
+                  const napi_value* argv);
 
 // Registers `fn` on `exports` under `name`.
 void SetMethod(napi_env env, napi_value exports, const char* name, napi_callback fn);

@@ -11,9 +11,6 @@
 //   done with it, so a stale External can never reach freed memory.
 // - napi_make_callback with an undefined receiver crashes: the dispatcher is
 //   called with a real object as `this`.
-// - uv_poll_t is allocated with uv_handle_size() at run time rather than
-//   sizeof, so the binary does not depend on the struct layout of the libuv
-//   headers it was compiled against.
 #include <stdlib.h>
 #include <uv.h>
 
@@ -69,20 +66,13 @@ void OnPollEvent(uv_poll_t* handle, int status, int events) {
 
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value function, receiver, argv[3], result;
+  napi_value function, receiver, argv[3];
   napi_get_reference_value(env, data->poll_function, &function);
   napi_get_reference_value(env, data->poll_receiver, &receiver);
   napi_create_int32(env, watch->id, &argv[0]);
   napi_create_int32(env, status, &argv[1]);
   napi_create_int32(env, events, &argv[2]);
-  napi_status call = napi_make_callback(env, data->poll_context, receiver, function, 3, argv, &result);
-  if (call == napi_pending_exception) {
-    // The dispatcher routes user errors to the loop's exception handler; an
-    // exception here is a bug in it, and must not vanish.
-    napi_value error;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_fatal_exception(env, error);
-  }
+  CallFromLoop(env, data->poll_context, receiver, function, 3, argv);
   napi_close_handle_scope(env, scope);
 }
 
@@ -136,21 +126,11 @@ napi_value PollOpen(napi_env env, napi_callback_info info) {
     return nullptr;
   }
 
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    napi_throw_error(env, nullptr, "no libuv loop for this thread");
-    return nullptr;
-  }
-  uv_poll_t* handle = static_cast<uv_poll_t*>(malloc(uv_handle_size(UV_POLL)));
-  if (handle == nullptr) return ThrowErrno(env, "uv_poll_init", ENOMEM);
   // uv_poll_init refuses (EEXIST) an fd that another handle of this loop owns,
   // and (EPERM) an fd epoll cannot watch, such as a regular file.
-  int err = uv_poll_init(loop, handle, fd);
-  if (err != 0) {
-    free(handle);
-    return ThrowErrno(env, "uv_poll_init", -err);
-  }
-  uv_unref(reinterpret_cast<uv_handle_t*>(handle));
+  uv_poll_t* handle = NewUnrefHandle<uv_poll_t>(env, UV_POLL, "uv_poll_init",
+                                                [fd](uv_loop_t* loop, uv_poll_t* h) { return uv_poll_init(loop, h, fd); });
+  if (handle == nullptr) return nullptr;
 
   PollWatch* watch = new PollWatch{env, handle, id, nullptr, false, false, false};
   handle->data = watch;
