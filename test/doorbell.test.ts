@@ -70,6 +70,14 @@ test('an open bell does not keep its thread alive, and is closed when the thread
   t.false(native.doorbellRing(id as number));
 });
 
+test('a bell still open when its worker is terminated is closed, and Node does not abort', async (t) => {
+  const worker = new Worker(new URL('./doorbell.worker.js', import.meta.url), { workerData: { mode: 'open-stay', id: 0 } });
+  const [id] = (await once(worker, 'message')) as [number];
+  t.true(native.doorbellRing(id));
+  t.is(await worker.terminate(), 1);
+  t.false(native.doorbellRing(id));
+});
+
 test('doorbell functions refuse arguments of the wrong type with a TypeError naming them', (t) => {
   t.throws(() => native.doorbellOpen(42 as unknown as () => void), { instanceOf: TypeError, message: /onRing/ });
   t.throws(() => native.doorbellRing('1' as unknown as number), { instanceOf: TypeError, message: /id/ });
