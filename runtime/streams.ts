@@ -71,7 +71,10 @@ function checkLimit(limit: unknown): number {
 export class StreamReader {
   private readonly _loop: BaseEventLoop;
   private readonly _limit: number;
+  /** The buffered bytes: `_buffer`, then the chunks fed since it was last joined (joined only when a read must look across them). */
   private _buffer: Buffer = EMPTY;
+  private _fed: Buffer[] = [];
+  private _length = 0;
   private _eof = false;
   private _waiter: Future<void> | null = null;
   private _exception: Error | null = null;
@@ -106,15 +109,18 @@ export class StreamReader {
 
   /** True once EOF was fed and the buffer is empty. */
   atEof(): boolean {
-    return this._eof && this._buffer.length === 0;
+    return this._eof && this._length === 0;
   }
 
   feedData(data: Buffer): void {
     if (this._eof) throw new RuntimeError('feedData after feedEof');
     if (data.length === 0) return;
-    this._buffer = this._buffer.length === 0 ? data : Buffer.concat([this._buffer, data]);
+    // Appending chunk by chunk would copy the buffer once per chunk: a long readexactly() would cost O(n²).
+    if (this._length === 0) this._buffer = data;
+    else this._fed.push(data);
+    this._length += data.length;
     this._wakeup();
-    if (this._transport !== null && !this._paused && this._buffer.length > 2 * this._limit) {
+    if (this._transport !== null && !this._paused && this._length > 2 * this._limit) {
       this._paused = true;
       this._transport.pauseReading();
     }
@@ -132,8 +138,8 @@ export class StreamReader {
         blocks.push(block);
       }
     }
-    if (this._buffer.length === 0 && !this._eof) await this._waitForData('read');
-    return this._take(Math.min(n, this._buffer.length));
+    if (this._length === 0 && !this._eof) await this._waitForData('read');
+    return this._take(Math.min(n, this._length));
   }
 
   /**
@@ -147,8 +153,8 @@ export class StreamReader {
     } catch (exc) {
       if (exc instanceof IncompleteReadError) return exc.partial;
       if (exc instanceof LimitOverrunError) {
-        if (this._buffer[exc.consumed] === NEWLINE[0]) this._take(exc.consumed + 1);
-        else this._take(this._buffer.length);
+        if (this._joined()[exc.consumed] === NEWLINE[0]) this._take(exc.consumed + 1);
+        else this._take(this._length);
       }
       throw exc;
     }
@@ -158,8 +164,8 @@ export class StreamReader {
   async readexactly(n: number): Promise<Buffer> {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be a non-negative integer, not ${n}`);
     if (this._exception !== null) throw this._exception;
-    while (this._buffer.length < n) {
-      if (this._eof) throw new IncompleteReadError(this._take(this._buffer.length), n);
+    while (this._length < n) {
+      if (this._eof) throw new IncompleteReadError(this._take(this._length), n);
       await this._waitForData('readexactly');
     }
     return this._take(n);
@@ -178,9 +184,9 @@ export class StreamReader {
     let offset = 0;
     let found: number;
     for (;;) {
-      const length = this._buffer.length;
+      const length = this._length;
       if (length - offset >= sepLength) {
-        found = this._buffer.indexOf(separator, offset);
+        found = this._joined().indexOf(separator, offset);
         if (found !== -1) break;
         // The separator may straddle the next chunk: search again from here.
         offset = length + 1 - sepLength;
@@ -204,13 +210,24 @@ export class StreamReader {
 
   /** Removes and returns the first `n` bytes, resuming the transport once the buffer is small again. */
   private _take(n: number): Buffer {
-    const chunk = this._buffer.subarray(0, n);
-    this._buffer = n === this._buffer.length ? EMPTY : this._buffer.subarray(n);
-    if (this._paused && this._buffer.length <= this._limit) {
+    const buffer = n > this._buffer.length ? this._joined() : this._buffer;
+    const chunk = buffer.subarray(0, n);
+    this._buffer = n === buffer.length ? EMPTY : buffer.subarray(n);
+    this._length -= n;
+    if (this._paused && this._length <= this._limit) {
       this._paused = false;
       this._transport!.resumeReading();
     }
     return chunk;
+  }
+
+  /** The buffered bytes as one Buffer. */
+  private _joined(): Buffer {
+    if (this._fed.length > 0) {
+      this._buffer = Buffer.concat([this._buffer, ...this._fed], this._length);
+      this._fed = [];
+    }
+    return this._buffer;
   }
 
   private _wakeup(): void {

@@ -57,6 +57,34 @@ test.serial('readexactly returns n bytes across chunks and raises IncompleteRead
   });
 });
 
+test.serial('readexactly of 8 MiB fed in 64 KiB chunks while it waits returns every byte in order, then the rest stays readable', async (t) => {
+  await withLoop(async (loop) => {
+    const reader = new StreamReader({ loop });
+    const chunk = 64 * 1024;
+    const total = 8 * 1024 * 1024;
+    const pattern = (offset: number, n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (offset + i) % 251));
+    const whole = reader.readexactly(total);
+    for (let offset = 0; offset < total + chunk; offset += chunk) {
+      reader.feedData(pattern(offset, chunk));
+      await null;
+    }
+    reader.feedEof();
+    t.true((await whole).equals(pattern(0, total)));
+    t.true((await reader.read()).equals(pattern(total, chunk)));
+  });
+});
+
+test.serial('reads of a few bytes across many fed chunks keep their order', async (t) => {
+  await withLoop(async (loop) => {
+    const reader = fed(loop, ['ab', 'c', 'de', 'f\ng', 'h\n']);
+    t.is((await reader.read(1)).toString(), 'a');
+    t.is((await reader.readexactly(3)).toString(), 'bcd');
+    t.is((await reader.readline()).toString(), 'ef\n');
+    t.is((await reader.read(1)).toString(), 'g');
+    t.is((await reader.read()).toString(), 'h\n');
+  });
+});
+
 test.serial('readuntil finds a separator split across chunks', async (t) => {
   await withLoop(async (loop) => {
     const reader = fed(loop, ['one\r', '\ntwo\r\n', 'tail']);
