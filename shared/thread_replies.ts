@@ -17,7 +17,7 @@ class ThreadReplies implements ReplyEndpoint, MessageHandler {
   readonly #reader = new RingReader(this.ring);
   readonly #decoder = new Decoder(this.ring.bytes);
   readonly #pending = new PendingRequests();
-  /** Keeps the thread alive while a request waits: a pending waitAsync does not. */
+  /** Keeps the thread alive while a request waits: the ring's doorbell does not. */
   #keepAlive: NodeJS.Timeout | null = null;
 
   nextRequestId(): number {
