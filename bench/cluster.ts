@@ -9,11 +9,14 @@
  * Per server and scenario, over ROUNDS turns: requests/s, p99 latency (the
  * median of the turns'), server CPU seconds (every thread and process of
  * the server) and requests per server CPU-second (total requests over total
- * CPU); the ratios `<scenario>_vs_cluster` compare the latter.
+ * CPU); the ratios `<scenario>_vs_cluster` compare the latter. Steady echo
+ * counts requests and CPU over the same window, after a WARMUP; churn and
+ * http count everything from the first connection.
  * Then an HTTP variant with `wrk` against the same three servers, skipped
  * with a message when `wrk` is not installed (Debian: `apt-get install wrk`).
  */
-import { execFile, fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createReporter } from './report.js';
 
@@ -21,13 +24,19 @@ const WORKERS = 2;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 /** Each server is measured this many times per scenario, the servers taking turns, so that a shared machine's load drift hits all alike. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/**
+ * Steady echo is measured after this warm-up (seconds: the connections made,
+ * the code compiled): requests and the server's CPU both over the window
+ * that follows it. Churn is all set-up, so it is measured whole.
+ */
+const WARMUP = 1;
 const SERVERS = ['multiloop', 'cluster', 'single'] as const;
 type ServerKind = (typeof SERVERS)[number];
 
 /** Steady echo uses bench:echo's client (load-client.ts), churn its own (churn-client.ts). */
 const SCENARIOS = [
-  { name: 'echo64', client: './load-client.js', options: { size: 64, connections: 32, seconds: SECONDS, warmup: 0 } },
-  { name: 'echo1k', client: './load-client.js', options: { size: 1024, connections: 32, seconds: SECONDS, warmup: 0 } },
+  { name: 'echo64', client: './load-client.js', options: { size: 64, connections: 32, seconds: SECONDS, warmup: WARMUP } },
+  { name: 'echo1k', client: './load-client.js', options: { size: 1024, connections: 32, seconds: SECONDS, warmup: WARMUP } },
   { name: 'churn', client: './churn-client.js', options: { size: 64, connections: 16, seconds: SECONDS } },
 ] as const;
 
@@ -75,6 +84,32 @@ interface Measured {
   requests: number;
 }
 
+/**
+ * Steady load from load-client.ts against `server`: its figures over the
+ * counted window, with the server's CPU read at the client's marks.
+ */
+function runSteady(server: ServerProcess, options: object): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [here('./load-client.js'), JSON.stringify({ ...options, port: server.port, marks: true })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let cpuAtStart: Promise<number> | null = null;
+    let cpuAtEnd: Promise<number> | null = null;
+    let result: { requests: number; seconds: number; p99: number } | null = null;
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const message = JSON.parse(line) as { mark?: string; requests: number; seconds: number; p99: number };
+      if (message.mark === 'counting') cpuAtStart = server.cpu();
+      else if (message.mark === 'done') cpuAtEnd = server.cpu();
+      else result = message;
+    });
+    child.once('exit', (code) => {
+      if (code !== 0 || result === null || cpuAtStart === null || cpuAtEnd === null) {
+        return reject(new Error(`load-client exited with code ${code}${result === null ? ' without a result' : ''}`));
+      }
+      const { requests, seconds, p99 } = result;
+      void Promise.all([cpuAtStart, cpuAtEnd]).then(([start, end]) => resolve({ rps: requests / seconds, p99, cpu: end - start, requests }));
+    });
+  });
+}
+
 function runLoad(client: string, options: object): Promise<{ requests: number; seconds: number; p99: number }> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [here(client), JSON.stringify(options)], (error, stdout) => {
@@ -99,13 +134,22 @@ function runWrk(port: number): Promise<{ rps: number; p99: number; requests: num
   });
 }
 
-async function measure(kind: ServerKind, served: 'echo' | 'http', load: (port: number) => Promise<{ rps: number; p99: number; requests: number }>): Promise<Measured> {
+/** One server's figures under `load`, which reads the server's CPU itself (see `whole` and `runSteady`). */
+type Load = (server: ServerProcess) => Promise<Measured>;
+
+/** A load measured from start to end: the server's CPU over the whole of `run`. */
+function whole(run: (port: number) => Promise<{ rps: number; p99: number; requests: number }>): Load {
+  return async (server) => {
+    const before = await server.cpu();
+    const result = await run(server.port);
+    return { ...result, cpu: (await server.cpu()) - before };
+  };
+}
+
+async function measure(kind: ServerKind, served: 'echo' | 'http', load: Load): Promise<Measured> {
   const server = await ServerProcess.start(kind, served);
   try {
-    const before = await server.cpu();
-    const result = await load(server.port);
-    const cpu = (await server.cpu()) - before;
-    return { rps: result.rps, p99: result.p99, cpu, requests: result.requests };
+    return await load(server);
   } finally {
     await server.stop();
   }
@@ -114,7 +158,7 @@ async function measure(kind: ServerKind, served: 'echo' | 'http', load: (port: n
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Measures every server ROUNDS times, taking turns, and prints its figures and the ratios. */
-async function compare(scenario: string, served: 'echo' | 'http', load: (port: number) => Promise<{ rps: number; p99: number; requests: number }>): Promise<void> {
+async function compare(scenario: string, served: 'echo' | 'http', load: Load): Promise<void> {
   const turns = new Map<ServerKind, Measured[]>(SERVERS.map((kind) => [kind, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const kind of SERVERS) turns.get(kind)!.push(await measure(kind, served, load));
@@ -133,15 +177,18 @@ async function compare(scenario: string, served: 'echo' | 'http', load: (port: n
 }
 
 for (const scenario of SCENARIOS) {
-  await compare(scenario.name, 'echo', async (port) => {
-    const r = await runLoad(scenario.client, { port, ...scenario.options });
-    return { rps: r.requests / r.seconds, p99: r.p99, requests: r.requests };
-  });
+  const load: Load = scenario.client === './load-client.js'
+    ? (server) => runSteady(server, scenario.options)
+    : whole(async (port) => {
+      const r = await runLoad(scenario.client, { port, ...scenario.options });
+      return { rps: r.requests / r.seconds, p99: r.p99, requests: r.requests };
+    });
+  await compare(scenario.name, 'echo', load);
 }
 
 if (spawnSync('wrk', ['--version']).error !== undefined) {
   console.error('bench:cluster: wrk is not installed (Debian: apt-get install wrk); the http variant is skipped');
 } else {
-  await compare('http', 'http', runWrk);
+  await compare('http', 'http', whole(runWrk));
 }
 report.table();

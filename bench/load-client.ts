@@ -6,10 +6,13 @@
  * warmup }: each of `connections` connections sends a `size`-byte message,
  * waits until all of it came back, checks every byte, and sends the next
  * (each message differs: its sequence number and a fill byte derived from
- * it). Requests during the first `warmup` seconds are not counted. Prints
- * one JSON line { requests, seconds, p99 } (p99 latency in seconds). A
- * wrong byte or a connection error exits with status 1: a benchmark must
- * not count failures as work.
+ * it). Requests during the first `warmup` seconds are not counted. With
+ * `marks: true` it also prints { mark: 'counting' } when it starts counting
+ * and { mark: 'done' } at the deadline, so that the caller can read the
+ * server's CPU over the same window. Last, it prints one JSON line
+ * { requests, seconds, p99 } (p99 latency in seconds). A wrong byte or a
+ * connection error exits with status 1: a benchmark must not count failures
+ * as work.
  */
 import net from 'node:net';
 
@@ -19,6 +22,7 @@ interface LoadOptions {
   size: number;
   seconds: number;
   warmup: number;
+  marks?: boolean;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
@@ -29,6 +33,10 @@ let requests = 0;
 const start = performance.now();
 const countFrom = start + options.warmup * 1000;
 const deadline = countFrom + options.seconds * 1000;
+if (options.marks === true) {
+  setTimeout(() => console.log(JSON.stringify({ mark: 'counting' })), countFrom - start);
+  setTimeout(() => console.log(JSON.stringify({ mark: 'done' })), deadline - start);
+}
 
 function fail(message: string): never {
   console.error(`load-client: ${message}`);
