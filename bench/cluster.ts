@@ -100,7 +100,8 @@ function runSteady(server: ServerProcess, options: object): Promise<Measured> {
       else if (message.mark === 'done') cpuAtEnd = server.cpu();
       else result = message;
     });
-    child.once('exit', (code) => {
+    // 'close', not 'exit': the last line may still be in the pipe when the process exits.
+    child.once('close', (code) => {
       if (code !== 0 || result === null || cpuAtStart === null || cpuAtEnd === null) {
         return reject(new Error(`load-client exited with code ${code}${result === null ? ' without a result' : ''}`));
       }

@@ -312,26 +312,13 @@ export class BaseEventLoop {
   }
 
   /**
-   * @internal Runs `fn(...args)` now, as `_runHandle` runs a Handle of it,
-   * making the Handle only when one is needed (debug timing, or an
-   * exception to report): calls from other threads allocate none.
+   * @internal Runs `fn` with the first `argc` (0 to 3) of `a0, a1, a2` now,
+   * as `_runHandle` runs a Handle of that call, making the Handle only when
+   * one is needed (debug timing, or an exception to report): calls from
+   * other threads allocate neither a Handle nor an argument array.
    */
-  _runCallback(fn: AnyCallback, args: unknown[]): void {
-    if (this.debug) return this._runHandle(new Handle(fn, args, this));
-    this.callbacksRun++;
-    try {
-      fn(...args);
-    } catch (exc) {
-      new Handle(fn, args, this)._report(exc);
-    }
-  }
-
-  /**
-   * @internal `_runCallback` of the first `argc` (0 to 3) of `a0, a1, a2`,
-   * passed one by one: no array is made unless one is needed.
-   */
-  _runCallback3(fn: AnyCallback, argc: number, a0: unknown, a1: unknown, a2: unknown): void {
-    if (this.debug) return this._runCallback(fn, [a0, a1, a2].slice(0, argc));
+  _runCallback(fn: AnyCallback, argc: number, a0: unknown, a1: unknown, a2: unknown): void {
+    if (this.debug) return this._runHandle(new Handle(fn, [a0, a1, a2].slice(0, argc), this));
     this.callbacksRun++;
     try {
       if (argc === 0) fn();

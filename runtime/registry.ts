@@ -23,6 +23,7 @@ import { Ring, RingClosedError, type RingWriter } from '../shared/ring.js';
 import type { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
+import { Handle } from './handles.js';
 import { Inbox } from './inbox.js';
 import { logger } from './log.js';
 import { _getRunningLoop } from './running.js';
@@ -69,12 +70,13 @@ class Registry implements MessageHandler, ReplyEndpoint {
   onCall(name: string, argc: number, decoder: Decoder): void {
     const fn = this.#lookup(name, 'callSoonThreadsafe');
     if (fn === undefined) return;
-    if (argc > 3) return this.#loop._runCallback(fn, readArgs(decoder, argc));
+    const loop = this.#loop;
+    if (argc > 3) return loop._runHandle(new Handle(fn, readArgs(decoder, argc), loop));
     // Few arguments go to the function one by one: an array to spread was a third of a small call's cost here.
     const a0 = argc > 0 ? decoder.readValue() : undefined;
     const a1 = argc > 1 ? decoder.readValue() : undefined;
     const a2 = argc > 2 ? decoder.readValue() : undefined;
-    this.#loop._runCallback3(fn, argc, a0, a1, a2);
+    loop._runCallback(fn, argc, a0, a1, a2);
   }
 
   onRequest(name: string, args: unknown[], replyTo: number, requestId: number): void {
