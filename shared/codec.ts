@@ -162,21 +162,10 @@ export class Encoder {
   writeValue(value: unknown): void {
     switch (typeof value) {
       case 'undefined':
-        return this.writeU8(Tag.Undefined);
       case 'boolean':
-        return this.writeU8(value ? Tag.True : Tag.False);
       case 'number':
-        if ((value | 0) === value && !Object.is(value, -0)) {
-          this.#reserve(5);
-          this.#bytes[this.length] = Tag.Int32;
-          this.#view.setInt32(this.length + 1, value, true);
-          this.length += 5;
-        } else {
-          this.#reserve(9);
-          this.#bytes[this.length] = Tag.Float64;
-          this.#view.setFloat64(this.length + 1, value, true);
-          this.length += 9;
-        }
+        this.#reserve(9);
+        this.length = writeScalar(this.#bytes, this.#view, this.length, value);
         return;
       case 'string':
         this.writeU8(Tag.String);
@@ -264,6 +253,68 @@ export class Encoder {
     this.#view = new DataView(bytes.buffer);
     this.#buffer = Buffer.from(bytes.buffer);
   }
+}
+
+/**
+ * The encoded size of `value` if it is a scalar that `writeScalar` writes
+ * (undefined, null, a boolean, a number), else -1: small calls of scalars
+ * are encoded straight into a ring (messages.ts), sized first.
+ */
+export function scalarSize(value: unknown): number {
+  switch (typeof value) {
+    case 'number':
+      return isInt32(value) ? 5 : 9;
+    case 'undefined':
+    case 'boolean':
+      return 1;
+    case 'object':
+      return value === null ? 1 : -1;
+    default:
+      return -1;
+  }
+}
+
+/**
+ * Writes the scalar `value` (see scalarSize) at `at` in `bytes` (`view`
+ * over the same memory; room checked by the caller) and returns the
+ * position after it.
+ */
+export function writeScalar(bytes: Uint8Array, view: DataView, at: number, value: unknown): number {
+  if (typeof value === 'number') {
+    if (isInt32(value)) {
+      bytes[at] = Tag.Int32;
+      view.setInt32(at + 1, value, true);
+      return at + 5;
+    }
+    bytes[at] = Tag.Float64;
+    view.setFloat64(at + 1, value, true);
+    return at + 9;
+  }
+  bytes[at] = value === undefined ? Tag.Undefined : value === null ? Tag.Null : value ? Tag.True : Tag.False;
+  return at + 1;
+}
+
+function isInt32(value: number): boolean {
+  return (value | 0) === value && !Object.is(value, -0);
+}
+
+/**
+ * The encoded size of `value` when it is a string of at most SHORT_STRING
+ * ASCII characters (written by `writeShortAscii`), else -1.
+ */
+export function shortAsciiSize(value: string): number {
+  const n = value.length;
+  if (n > SHORT_STRING) return -1;
+  for (let i = 0; i < n; i++) if (value.charCodeAt(i) >= 0x80) return -1;
+  return 1 + n;
+}
+
+/** Writes `value` (see shortAsciiSize) as `Encoder.writeString` would, at `at`; returns the position after it. */
+export function writeShortAscii(bytes: Uint8Array, at: number, value: string): number {
+  const n = value.length;
+  bytes[at++] = n;
+  for (let i = 0; i < n; i++) bytes[at++] = value.charCodeAt(i);
+  return at;
 }
 
 export class Decoder {

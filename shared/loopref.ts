@@ -21,7 +21,7 @@
  * (callSoonThreadsafe) or fails (call) with RingClosedError.
  */
 import { writerFor, introduce } from './directory.js';
-import { encodeCall, encodeRequest } from './messages.js';
+import { encodeCall, encodeRequest, writeCallInPlace } from './messages.js';
 import type { ReplyEndpoint } from './requests.js';
 import { Ring, RingClosedError, type RingWriter } from './ring.js';
 import { threadReplies } from './thread_replies.js';
@@ -85,6 +85,7 @@ export class LoopRef implements LoopRefData {
    */
   callSoonThreadsafe(name: string, ...args: unknown[]): void {
     checkName(name, 'callSoonThreadsafe');
+    if (writeCallInPlace(this.#writer, name, args)) return;
     const encoded = encodeCall('callSoonThreadsafe', name, args);
     try {
       this.#writer.write(encoded.scratch, !localLoop.running(), encoded.length);

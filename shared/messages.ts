@@ -6,7 +6,8 @@
  *   request: kind, name, reply ring id, request id, argc, args...
  *   reply:   kind, request id, ok, value (the result, or the error)
  */
-import { Decoder, Encoder } from './codec.js';
+import { Decoder, Encoder, scalarSize, shortAsciiSize, writeScalar, writeShortAscii } from './codec.js';
+import type { RingWriter } from './ring.js';
 
 const enum Kind {
   Call = 1,
@@ -61,6 +62,39 @@ export function encodeCall(method: string, name: string, args: readonly unknown[
   } finally {
     releaseEncoder(encoder);
   }
+}
+
+/** Calls with up to this many arguments, all scalars, can be encoded in place. */
+const IN_PLACE_ARGS = 3;
+
+/**
+ * Writes a call of `name` with `args` straight into `writer`'s ring, with
+ * no scratch buffer and no copy, when the call is small and simple (a name
+ * of at most 32 ASCII characters; up to three arguments, each a number,
+ * boolean, null or undefined) and the ring has room now. The bytes are
+ * those of encodeCall. False otherwise, having written nothing: the caller
+ * then encodes the call and writes it.
+ */
+export function writeCallInPlace(writer: RingWriter, name: string, args: readonly unknown[]): boolean {
+  const argc = args.length;
+  if (argc > IN_PLACE_ARGS) return false;
+  let length = shortAsciiSize(name);
+  if (length < 0) return false;
+  length += 2; // the kind and argc bytes
+  for (let i = 0; i < argc; i++) {
+    const size = scalarSize(args[i]);
+    if (size < 0) return false;
+    length += size;
+  }
+  const at = writer.reserve(length);
+  if (at < 0) return false;
+  const { bytes, view } = writer.ring;
+  bytes[at] = Kind.Call;
+  let pos = writeShortAscii(bytes, at + 1, name);
+  bytes[pos++] = argc;
+  for (let i = 0; i < argc; i++) pos = writeScalar(bytes, view, pos, args[i]);
+  writer.commit(at, length);
+  return true;
 }
 
 /** The bytes of a request (see encodeCall), answered into the ring `replyTo` under `requestId`. */

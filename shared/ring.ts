@@ -91,6 +91,7 @@ export class Ring {
   /** @internal The whole buffer as words: the header, then the data area (record headers are words too). */
   readonly words: Int32Array;
   /** @internal The data area. */ readonly bytes: Uint8Array;
+  /** @internal The data area, for multi-byte values. */ readonly view: DataView;
   /** @internal */ readonly mask: number;
   readonly wake: WakeWord;
 
@@ -99,6 +100,7 @@ export class Ring {
     this.words = new Int32Array(buffer);
     this.capacity = this.words[CAPACITY]!;
     this.bytes = new Uint8Array(buffer, HEADER_BYTES, this.capacity);
+    this.view = new DataView(buffer, HEADER_BYTES, this.capacity);
     this.mask = this.capacity - 1;
     this.maxRecord = this.capacity / 4 - 8;
     this.id = this.words[ID_HIGH]! * 2 ** 32 + (this.words[ID_LOW]! >>> 0);
@@ -265,16 +267,58 @@ export class RingWriter {
   }
 
   /**
+   * Fast path for a small record encoded in place: reserves a record of
+   * `length` payload bytes and returns the payload's offset in
+   * `ring.bytes`, or -1 when the ring is closed or full or this writer has
+   * records spilled (then `write()` the record). The caller fills exactly
+   * those bytes, with nothing that can throw, then calls `commit`: until
+   * then the consumer cannot read past the record.
+   */
+  reserve(length: number): number {
+    const ring = this.ring;
+    if (ring.words[CLOSED] !== 0 || this.#spilledHead !== this.#spilled.length || length > ring.maxRecord) return -1;
+    const at = this.#reserve(length);
+    return at < 0 ? -1 : at + 4;
+  }
+
+  /** Publishes the record reserved at `offset` (from `reserve(length)`) and wakes the consumer if it may sleep. */
+  commit(offset: number, length: number): void {
+    const ring = this.ring;
+    Atomics.store(ring.words, HEADER_BYTES / 4 + ((offset - 4) >> 2), (length << 2) | WHOLE);
+    ring.wake.signal();
+  }
+
+  /**
    * Reserves and publishes one record of `length` bytes of `src` from
    * `start` (prefixed by the producer id for fragments). False when full.
    */
   #put(kind: number, src: Uint8Array, start: number, length: number): boolean {
+    const payload = kind === WHOLE ? length : length + 4;
+    const at = this.#reserve(payload);
+    if (at < 0) return false;
+    const words = this.ring.words;
+    const base = HEADER_BYTES / 4;
+    let body = at + 4;
+    if (kind !== WHOLE) {
+      words[base + (body >> 2)] = this.#producerId;
+      body += 4;
+    }
+    this.#copy(src, start, length, body);
+    Atomics.store(words, base + (at >> 2), (payload << 2) | kind);
+    return true;
+  }
+
+  /**
+   * Reserves room for a record of `payload` bytes and returns the data
+   * offset of its header (still 0: unpublished), or -1 when full. A
+   * record never wraps: the rest of the buffer becomes a PAD record.
+   */
+  #reserve(payload: number): number {
     const ring = this.ring;
     const words = ring.words;
-    const payload = kind === WHOLE ? length : length + 4;
     const size = 4 + ((payload + 3) & ~3);
     const capacity = ring.capacity;
-    // Atomics cost tens of ns each here, so this path uses three: the
+    // Atomics cost tens of ns each here, so a record takes three: the
     // compare-and-swap, the header store and the wake word's load. TAIL is
     // first read plainly (a guess the compare-and-swap checks), and HEAD is
     // reloaded only when the head this writer saw last says "full" (HEAD
@@ -293,25 +337,17 @@ export class RingWriter {
           tail = Atomics.load(words, TAIL);
           continue;
         }
-        if (used + need > capacity) return false;
+        if (used + need > capacity) return -1;
       }
       const seen = Atomics.compareExchange(words, TAIL, tail, (tail + need) | 0);
       if (seen === tail) break;
       tail = seen;
     }
-    const base = HEADER_BYTES / 4;
     if (need !== size) {
-      Atomics.store(words, base + (at >> 2), ((need - size) << 2) | PAD);
+      Atomics.store(words, HEADER_BYTES / 4 + (at >> 2), ((need - size) << 2) | PAD);
       at = 0;
     }
-    let body = at + 4;
-    if (kind !== WHOLE) {
-      words[base + (body >> 2)] = this.#producerId;
-      body += 4;
-    }
-    this.#copy(src, start, length, body);
-    Atomics.store(words, base + (at >> 2), (payload << 2) | kind);
-    return true;
+    return at;
   }
 
   /** Copies `length` bytes of `src` from `start` to data offset `to` (4-aligned). */
@@ -416,7 +452,6 @@ export class RingReader {
   #notifiedHead: number;
   /** Fragments received so far, by producer id. */
   readonly #partial = new Map<number, Uint8Array[]>();
-  readonly #view: DataView;
   /** The whole buffer as 8-byte words, for zeroing. */
   readonly #longs: BigInt64Array;
 
@@ -425,7 +460,6 @@ export class RingReader {
     this.#longs = new BigInt64Array(ring.buffer);
     this.#head = Atomics.load(ring.words, HEAD);
     this.#notifiedHead = this.#head;
-    this.#view = new DataView(ring.bytes.buffer, HEADER_BYTES, ring.capacity);
     ring.attachConsumer();
   }
 
@@ -484,7 +518,7 @@ export class RingReader {
 
   /** Adds a fragment; delivers the record when it is the last. True if a record was delivered. */
   #collect(kind: number, at: number, length: number, visit: (bytes: Uint8Array, start: number, end: number) => void): boolean {
-    const producer = this.#view.getUint32(at, true);
+    const producer = this.ring.view.getUint32(at, true);
     const piece = this.ring.bytes.slice(at + 4, at + length);
     let pieces = this.#partial.get(producer);
     if (pieces === undefined) this.#partial.set(producer, (pieces = []));

@@ -1,0 +1,53 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { encodeCall, writeCallInPlace } from '../shared/messages.js';
+import { Ring, RingReader, RingWriter } from '../shared/ring.js';
+
+/** The records now in `ring`, each as its own bytes. */
+function records(ring: Ring): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  new RingReader(ring).read((bytes, start, end) => out.push(bytes.slice(start, end)), Infinity);
+  return out;
+}
+
+const scalar = fc.oneof(fc.constant(undefined), fc.constant(null), fc.boolean(), fc.integer(), fc.double());
+const shortAsciiName = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 32 });
+
+test('a small call of scalars written in place has the bytes encodeCall makes (property)', (t) => {
+  t.notThrows(() => fc.assert(fc.property(shortAsciiName, fc.array(scalar, { maxLength: 3 }), (name, args) => {
+    const ring = Ring.create(4096);
+    const written = writeCallInPlace(new RingWriter(ring, () => {}), name, args);
+    const [record] = records(ring);
+    const expected = encodeCall('test', name, args).bytes();
+    return written && record !== undefined && Buffer.compare(record, expected) === 0;
+  }), { numRuns: 500 }));
+});
+
+test('a call that is not small and simple is left to the encoder: nothing is written in place', (t) => {
+  const ring = Ring.create(4096);
+  const writer = new RingWriter(ring, () => {});
+  t.false(writeCallInPlace(writer, 'name', [1, 2, 3, 4]), 'four arguments');
+  t.false(writeCallInPlace(writer, 'name', ['a string']), 'a string argument');
+  t.false(writeCallInPlace(writer, 'name', [{}]), 'an object argument');
+  t.false(writeCallInPlace(writer, 'name', [1n]), 'a bigint argument');
+  t.false(writeCallInPlace(writer, 'naïve', [1]), 'a name that is not ASCII');
+  t.false(writeCallInPlace(writer, 'n'.repeat(33), [1]), 'a name of 33 characters');
+  t.deepEqual(records(ring), []);
+});
+
+test('a call is not written in place into a full ring, a closed ring, or behind spilled records', (t) => {
+  const ring = Ring.create(256);
+  const reader = new RingReader(ring);
+  const writer = new RingWriter(ring, () => {});
+  const args = [1.5, 2.5, 3.5];
+  while (writeCallInPlace(writer, 'fill', args));
+  const record = encodeCall('test', 'fill', args).bytes();
+  t.is(writer.reserve(record.byteLength), -1, 'full');
+  // The ring's own consumer thread spills instead of blocking: records now wait in the overflow queue.
+  writer.write(record, true);
+  t.is(writer.spilled, 1);
+  reader.read(() => {}, Infinity);
+  t.is(writer.reserve(8), -1, 'spilled records go first');
+  ring.close();
+  t.is(new RingWriter(ring, () => {}).reserve(8), -1, 'closed');
+});
