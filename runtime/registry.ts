@@ -37,6 +37,9 @@ class Registry implements MessageHandler, ReplyEndpoint {
   readonly #loop: BaseEventLoop;
   readonly #inbox: Inbox;
   readonly #functions = new Map<string, AnyCallback>();
+  /** The last name found, and its function: calls in a row mostly name the same one (decoded names are interned, so this compares pointers). */
+  #lastName: string | null = null;
+  #lastFn: AnyCallback | undefined;
   readonly #pending = new PendingRequests();
   /** Encoded replies to callers whose ring has not been introduced yet, by ring id. */
   readonly #parked = new Map<number, Uint8Array[]>();
@@ -55,9 +58,11 @@ class Registry implements MessageHandler, ReplyEndpoint {
 
   register(name: string, fn: AnyCallback): void {
     this.#functions.set(name, fn);
+    this.#lastName = null;
   }
 
   unregister(name: string): boolean {
+    this.#lastName = null;
     return this.#functions.delete(name);
   }
 
@@ -137,8 +142,12 @@ class Registry implements MessageHandler, ReplyEndpoint {
   // ----------------------------------------------------------- internals
 
   #lookup(name: string, method: string): AnyCallback | undefined {
+    if (name === this.#lastName) return this.#lastFn;
     const fn = this.#functions.get(name);
-    if (fn === undefined) {
+    if (fn !== undefined) {
+      this.#lastName = name;
+      this.#lastFn = fn;
+    } else {
       this.#loop.callExceptionHandler({ message: `${method} from another thread: no function registered as '${name}'`, exception: unknownName(name) });
     }
     return fn;

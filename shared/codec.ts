@@ -383,7 +383,18 @@ export class Decoder {
   }
 
   readValue(): unknown {
+    // Numbers come first and apart, in a body small enough to inline where calls are decoded.
     const tag = this.readU8() as Tag;
+    if (tag === Tag.Float64) return this.readF64();
+    if (tag === Tag.Int32) {
+      const v = this.#view.getInt32(this.pos, true);
+      this.pos += 4;
+      return v;
+    }
+    return this.#readTagged(tag);
+  }
+
+  #readTagged(tag: Tag): unknown {
     switch (tag) {
       case Tag.Undefined:
         return undefined;
@@ -393,13 +404,6 @@ export class Decoder {
         return false;
       case Tag.True:
         return true;
-      case Tag.Int32: {
-        const v = this.#view.getInt32(this.pos, true);
-        this.pos += 4;
-        return v;
-      }
-      case Tag.Float64:
-        return this.readF64();
       case Tag.BigInt: {
         const hex = this.readString();
         return hex.startsWith('-') ? -BigInt('0x' + hex.slice(1)) : BigInt('0x' + hex);
