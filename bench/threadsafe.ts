@@ -24,8 +24,15 @@ import { makeWaker, WAKE_KINDS, type WakeKind } from './wakers.js';
 
 /** Messages per throughput round, split among the producers. */
 const MESSAGES_PER_ROUND = 300_000;
-/** Throughput rounds per path: a warm-up, then the measured ones (their median is reported). */
-const ROUNDS = 4;
+/**
+ * Throughput rounds per path: a warm-up, then the measured ones (their
+ * median is reported). The machine runs in phases (cross-thread rates of
+ * both paths can halve for seconds), so the ratio is taken round by round,
+ * between the ring's round and the postMessage round right after it.
+ */
+const ROUNDS = 8;
+/** Quiet time before each throughput round (seconds): see settle(). */
+const SETTLE_SECONDS = 0.25;
 const RTT_SAMPLES = 600;
 /**
  * Round trips run first, back to back, and not counted, so that both paths
@@ -52,10 +59,10 @@ function emit(figure: string, value: number, unit: string): void {
 
 async function main(): Promise<void> {
   for (const producers of [1, 3]) {
-    const { ring, port } = await throughput(producers);
+    const { ring, port, ratio } = await throughput(producers);
     emit(`threadsafe${producers}_msgs_per_s`, ring.perSecond, 'msg/s');
     emit(`postMessage${producers}_msgs_per_s`, port.perSecond, 'msg/s');
-    emit(`threadsafe${producers}_vs_postMessage`, ring.perSecond / port.perSecond, 'x');
+    emit(`threadsafe${producers}_vs_postMessage`, ratio, 'x');
     // On shared cores the wall clock also measures the neighbours; CPU time measures the work.
     emit(`threadsafe${producers}_msgs_per_cpu_s`, ring.perCpuSecond, 'msg/cpu-s');
     emit(`postMessage${producers}_msgs_per_cpu_s`, port.perCpuSecond, 'msg/cpu-s');
@@ -84,12 +91,14 @@ interface Rate {
  * Messages from `producers` threads into this thread's loop, by ring and
  * by postMessage, in alternating rounds between the same threads: the
  * median round's messages per second of wall time, and messages per
- * second of the process's CPU time (all threads: producers and consumer).
+ * second of the process's CPU time (all threads: producers and consumer);
+ * and `ratio`, the median over rounds of the ring's rate over the rate of
+ * the postMessage round that followed it.
  * The producers live through every round, and the first round of each
  * path is a warm-up, so both are measured with their code optimized on
  * both sides.
  */
-async function throughput(producers: number): Promise<{ ring: Rate; port: Rate }> {
+async function throughput(producers: number): Promise<{ ring: Rate; port: Rate; ratio: number }> {
   const loop = newEventLoop();
   let received = 0;
   let expected = 0;
@@ -118,6 +127,7 @@ async function throughput(producers: number): Promise<{ ring: Rate; port: Rate }
       received = 0;
       expected = messagesIn(round, MESSAGES_PER_ROUND);
       done = loop.createFuture<number>();
+      await settle(loop);
       const start = performance.now();
       const cpu = process.cpuUsage();
       Atomics.store(group.go, 0, round);
@@ -134,7 +144,20 @@ async function throughput(producers: number): Promise<{ ring: Rate; port: Rate }
   for (const port of ports) port.close();
   loop.close();
   const [ring, port] = groups.map((g) => ({ perSecond: median(g.rates), perCpuSecond: g.counted / g.cpu }));
-  return { ring: ring!, port: port! };
+  const [ringRates, portRates] = groups.map((g) => g.rates);
+  return { ring: ring!, port: port!, ratio: median(ringRates!.map((rate, i) => rate / portRates![i]!)) };
+}
+
+/**
+ * A pause before each round: a postMessage round leaves hundreds of
+ * thousands of messages' garbage in this thread and in its producers,
+ * collected by V8's background threads, which on two cores ran on the next
+ * round's clock (that round, whichever its path, measured up to 40% slower).
+ */
+async function settle(loop: EventLoop): Promise<void> {
+  const slept = loop.createFuture<void>();
+  loop.callLater(SETTLE_SECONDS, () => slept.setResult(undefined));
+  await loop.runUntilComplete(slept);
 }
 
 /** Of `count` messages per round, those sent in `round` (the first, a warm-up, is shorter). */
@@ -283,7 +306,7 @@ async function worker(data: Role): Promise<void> {
       parentPort!.postMessage('ready');
       for (let round = 1; round <= data.rounds; round++) {
         awaitRound(data.go, round);
-        for (let i = 0, n = messagesIn(round, data.count); i < n; i++) ref.callSoonThreadsafe('m', i, 1.5, 2.5);
+        sendByRing(ref, messagesIn(round, data.count));
       }
       return;
     }
@@ -291,7 +314,7 @@ async function worker(data: Role): Promise<void> {
       parentPort!.postMessage('ready');
       for (let round = 1; round <= data.rounds; round++) {
         awaitRound(data.go, round);
-        for (let i = 0, n = messagesIn(round, data.count); i < n; i++) data.port.postMessage(['m', i, 1.5, 2.5]);
+        sendByPort(data.port, messagesIn(round, data.count));
       }
       data.port.close();
       return;
@@ -339,6 +362,17 @@ async function worker(data: Role): Promise<void> {
 }
 
 /** Blocks this producer thread until the main thread starts `round`. */
+// The producers' loops live in plain functions: on Node 20, the same loop
+// inlined in the async worker() body (compiled on-stack) ran the ring path
+// at half the speed it reaches in a function of its own, or on Node 26.
+function sendByRing(ref: LoopRef, count: number): void {
+  for (let i = 0; i < count; i++) ref.callSoonThreadsafe('m', i, 1.5, 2.5);
+}
+
+function sendByPort(port: MessagePort, count: number): void {
+  for (let i = 0; i < count; i++) port.postMessage(['m', i, 1.5, 2.5]);
+}
+
 function awaitRound(go: SharedArrayBuffer, round: number): void {
   const word = new Int32Array(go);
   for (let seen = Atomics.load(word, 0); seen < round; seen = Atomics.load(word, 0)) Atomics.wait(word, 0, seen);
