@@ -9,7 +9,8 @@
  * Per server and scenario, over ROUNDS turns: requests/s, p99 latency (the
  * median of the turns'), server CPU seconds (every thread and process of
  * the server) and requests per server CPU-second (total requests over total
- * CPU); the ratios `<scenario>_vs_cluster` compare the latter. Steady echo
+ * CPU); the ratios `<scenario>_vs_cluster` compare the latter, round by
+ * round (the median of each round's ratio). Steady echo
  * counts requests and CPU over the same window, after a WARMUP; churn and
  * http count everything from the first connection.
  * Then an HTTP variant with `wrk` against the same three servers, skipped
@@ -23,7 +24,7 @@ import { createReporter } from './report.js';
 const WORKERS = 2;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 /** Each server is measured this many times per scenario, the servers taking turns, so that a shared machine's load drift hits all alike. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /**
  * Steady echo is measured after this warm-up (seconds: the connections made,
  * the code compiled): requests and the server's CPU both over the window
@@ -156,7 +157,11 @@ async function measure(kind: ServerKind, served: 'echo' | 'http', load: Load): P
   }
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
 /** Measures every server ROUNDS times, taking turns, and prints its figures and the ratios. */
 async function compare(scenario: string, served: 'echo' | 'http', load: Load): Promise<void> {
@@ -173,8 +178,15 @@ async function compare(scenario: string, served: 'echo' | 'http', load: Load): P
     report.figure(`${scenario}_${kind}_server_cpu`, sum('cpu'), 's');
     report.figure(`${scenario}_${kind}_per_cpu_s`, perCpu.get(kind)!, 'req/cpu-s');
   }
-  report.figure(`${scenario}_vs_cluster`, perCpu.get('multiloop')! / perCpu.get('cluster')!, 'x');
-  report.figure(`${scenario}_vs_single`, perCpu.get('multiloop')! / perCpu.get('single')!, 'x');
+  // Ratios round by round: the servers of one round ran seconds apart, while
+  // the machine's phases (which move per-request CPU by up to 2x) last longer.
+  const pairedRatio = (other: ServerKind): number => {
+    const ours = turns.get('multiloop')!;
+    const theirs = turns.get(other)!;
+    return median(ours.map((m, i) => m.requests / m.cpu / (theirs[i]!.requests / theirs[i]!.cpu)));
+  };
+  report.figure(`${scenario}_vs_cluster`, pairedRatio('cluster'), 'x');
+  report.figure(`${scenario}_vs_single`, pairedRatio('single'), 'x');
 }
 
 for (const scenario of SCENARIOS) {
