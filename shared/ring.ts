@@ -6,7 +6,8 @@
  * Guarantees: every record written is delivered exactly once, whole, and in
  * the order its producer wrote it (records of different producers
  * interleave). Producers reserve space with one compare-and-swap on TAIL,
- * copy their bytes, then publish the record's header; the consumer reads
+ * copy their bytes (or, for a small call, encode it there: `reserve` and
+ * `commit`), then publish the record's header; the consumer reads
  * headers at HEAD, zeroes what it consumed (so free space always reads as
  * zero and an unpublished header is 0) and advances HEAD, every few dozen
  * records and at the end of each batch.
