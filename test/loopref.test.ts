@@ -128,6 +128,30 @@ test.serial('a message larger than the ring arrives whole and in order with the 
   t.is(third, 'after');
 });
 
+test.serial('calls that overflow a ring keep their order whether written in place or encoded', async (t) => {
+  const loop = loopFor(t);
+  registryOf(loop, Ring.create(4096));
+  const count = 2100;
+  const got = collect(loop, 'seq', count);
+  const ref = getLoopRef(loop);
+  const send = (from: number, to: number): void => {
+    for (let i = from; i < to; i++) {
+      if (i % 7 === 0) ref.callSoonThreadsafe('seq', i, `seven ${i}`);
+      else ref.callSoonThreadsafe('seq', i);
+    }
+  };
+  // Small calls of numbers go in place, the others through the encoder. The first batch
+  // overflows the ring into this thread's overflow queue; the loop then drains the ring, and
+  // the second batch finds room in it, yet must queue behind the overflow.
+  loop.callSoon(() => {
+    send(0, 2000);
+    loop.callSoon(() => send(2000, count));
+  });
+  const calls = await loop.runUntilComplete(got);
+  t.deepEqual(calls.map(([i]) => i), Array.from({ length: count }, (_, i) => i));
+  t.deepEqual(calls[7], [7, 'seven 7']);
+});
+
 test.serial('an idle loop is woken by one message from another thread', async (t) => {
   const loop = loopFor(t);
   const got = collect(loop, 'ping', 1);
