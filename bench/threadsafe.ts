@@ -243,15 +243,11 @@ async function rawWakeRoundTrips(): Promise<Map<WakeKind, Percentiles>> {
     await echo.online;
     const reader = new RingReader(inbox);
     const writer = new RingWriter(outbox, noop);
-    const waker = makeWaker(kind, 0, { port: port1, words }, inbox);
+    const waker = makeWaker(kind, 0, { port: port1, words }, reader);
     const ping = (): Promise<void> => new Promise<void>((resolve) => {
       const check = (): void => {
         if (reader.read(noop, 1) === 1) return resolve();
-        waker.arm(check);
-        if (reader.hasRecords()) {
-          waker.disarm();
-          check();
-        }
+        if (!waker.sleep(check)) check();
       };
       writer.write(record, true);
       waker.signal();
@@ -336,7 +332,7 @@ async function worker(data: Role): Promise<void> {
       const inbox = Ring.from(data.inbox);
       const reader = new RingReader(inbox);
       const writer = new RingWriter(Ring.from(data.outbox), noop);
-      const waker = makeWaker(data.kind, 1, data, inbox);
+      const waker = makeWaker(data.kind, 1, data, reader);
       const record = new Uint8Array(16);
       const keepAlive = setInterval(noop, 1 << 30);
       const drain = (): void => {
@@ -349,11 +345,7 @@ async function worker(data: Role): Promise<void> {
           waker.close();
           return;
         }
-        waker.arm(drain);
-        if (reader.hasRecords()) {
-          waker.disarm();
-          drain();
-        }
+        if (!waker.sleep(drain)) drain();
       };
       drain();
       return;

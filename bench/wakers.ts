@@ -1,14 +1,14 @@
 /**
  * The three ways bench:threadsafe wakes an idle thread, behind one
  * interface, so that a raw ring ping-pong can differ in the wake-up alone:
- * - 'bell': the ring's own wake word (the native doorbell multiloop uses);
+ * - 'bell': the ring's own sleeping mark and doorbell (what multiloop uses);
  * - 'port': a MessagePort message after every record;
  * - 'waitAsync': an event count in shared memory awaited with
  *   `Atomics.waitAsync` and woken with `Atomics.notify` (the wake word's
  *   design before the doorbell).
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { Ring } from '../shared/ring.js';
+import type { RingReader } from '../shared/ring.js';
 
 export type WakeKind = 'bell' | 'port' | 'waitAsync';
 export const WAKE_KINDS: readonly WakeKind[] = ['bell', 'port', 'waitAsync'];
@@ -24,41 +24,49 @@ export interface WakeChannel {
 export interface Waker {
   /** After writing into the peer's inbox: wake the peer if it may sleep. */
   signal(): void;
-  /** This side may sleep: `onWake` runs after the peer's next `signal()`. Re-check the inbox after arming. */
-  arm(onWake: () => void): void;
-  /** The re-check found work: no wake-up needed. */
-  disarm(): void;
+  /**
+   * This side may go idle: true if it may sleep (`onWake` runs after the
+   * peer's next `signal()`), false if a record already waits in its inbox.
+   */
+  sleep(onWake: () => void): boolean;
   close(): void;
 }
 
-/** Side `side` (0 or 1) of a `kind` wake-up; `inbox` is the ring this side reads. */
-export function makeWaker(kind: WakeKind, side: 0 | 1, channel: WakeChannel, inbox: Ring): Waker {
+/** Side `side` (0 or 1) of a `kind` wake-up; `reader` reads this side's inbox. */
+export function makeWaker(kind: WakeKind, side: 0 | 1, channel: WakeChannel, reader: RingReader): Waker {
   switch (kind) {
     case 'bell':
       return {
         signal: noop, // RingWriter.write rings the peer's bell itself.
-        arm: (onWake) => inbox.wake.arm(onWake),
-        disarm: () => inbox.wake.disarm(),
-        close: () => inbox.wake.release(),
+        sleep: (onWake) => reader.sleep(onWake),
+        close: () => reader.ring.wake.release(),
       };
     case 'port': {
       let wake = noop;
       channel.port.on('message', () => wake());
       return {
         signal: () => channel.port.postMessage(0),
-        arm: (onWake) => void (wake = onWake),
-        disarm: () => void (wake = noop),
+        sleep(onWake) {
+          wake = onWake;
+          if (!reader.hasRecords()) return true;
+          wake = noop;
+          return false;
+        },
         close: () => channel.port.close(),
       };
     }
     case 'waitAsync':
-      return eventCount(new Int32Array(channel.words), side * 2, (1 - side) * 2);
+      return eventCount(new Int32Array(channel.words), side * 2, (1 - side) * 2, reader);
   }
 }
 
-/** Sleeps on words[own] (event count) and words[own + 1] (sleeping); wakes the peer through words[peer], words[peer + 1]. */
-function eventCount(words: Int32Array, own: number, peer: number): Waker {
-  // One wait at a time, calling the latest arm()'s callback, as the wake word did.
+/**
+ * Sleeps on words[own] (event count) and words[own + 1] (sleeping); wakes
+ * the peer through words[peer], words[peer + 1]: the design of the wake-up
+ * before the doorbell.
+ */
+function eventCount(words: Int32Array, own: number, peer: number, reader: RingReader): Waker {
+  // One wait at a time, calling the latest sleep()'s callback.
   let waiting = false;
   let wake = noop;
   return {
@@ -67,7 +75,7 @@ function eventCount(words: Int32Array, own: number, peer: number): Waker {
       Atomics.add(words, peer, 1);
       Atomics.notify(words, peer);
     },
-    arm(onWake) {
+    sleep(onWake) {
       wake = onWake;
       if (!waiting) {
         waiting = true;
@@ -80,8 +88,10 @@ function eventCount(words: Int32Array, own: number, peer: number): Waker {
         else queueMicrotask(woken);
       }
       Atomics.store(words, own + 1, 1);
+      if (!reader.hasRecords()) return true;
+      Atomics.store(words, own + 1, 0);
+      return false;
     },
-    disarm: () => Atomics.store(words, own + 1, 0),
     close: noop,
   };
 }

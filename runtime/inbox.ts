@@ -4,9 +4,10 @@
  * It drains the ring at the start of every loop iteration (an iteration
  * hook), under a time budget: a flood from other threads is served in
  * slices, between which the loop's own timers, callbacks and I/O run.
- * When the ring is empty the inbox arms the ring's wake word, so an idle
- * loop sleeps without polling; the next producer wakes it, and the inbox
- * drains at once, as an I/O event's callback would run (`_callIo`).
+ * When the ring is empty the inbox marks it sleeping (RingReader.sleep),
+ * so an idle loop sleeps without polling; the next producer rings its
+ * doorbell, and the inbox drains at once, as an I/O event's callback would
+ * run (`_callIo`).
  */
 import { performance } from 'node:perf_hooks';
 import { Decoder } from '../shared/codec.js';
@@ -56,10 +57,7 @@ export class Inbox {
     while (reader.read(this.#visit, BATCH) === BATCH || reader.hasRecords()) {
       if (performance.now() >= deadline) return true;
     }
-    this.ring.wake.arm(this.#wake);
-    if (!reader.hasRecords()) return false;
-    this.ring.wake.disarm();
-    return true;
+    return !reader.sleep(this.#wake);
   };
 
   /**

@@ -12,6 +12,16 @@
  * zero and an unpublished header is 0) and advances HEAD, every few dozen
  * records and at the end of each batch.
  *
+ * Waking: a consumer that finds nothing to read marks the header slot at
+ * HEAD as SLEEPING (a compare-and-swap from 0), and sleeps on its doorbell
+ * (wake.ts). A producer publishes every header with an exchange; the one
+ * that replaces the mark rings the doorbell. Records can only be read in
+ * order, so the record at HEAD is the one the consumer waits for, and with
+ * sequentially consistent atomics either the consumer's compare-and-swap
+ * sees the header or the producer's exchange sees the mark: no wake-up is
+ * lost, a burst costs one ring, and a record costs one atomic operation to
+ * publish and check.
+ *
  * When the ring is full, nothing is dropped and loop threads never block:
  * - a producer that may block (an executor or plain worker thread) waits
  *   with `Atomics.wait` until the consumer has freed a quarter of the ring
@@ -42,7 +52,7 @@ const HEAD = 0; // consumer's read position
 const WAITERS = 1; // producers waiting for space (the consumer notifies HEAD only when nonzero)
 const TAIL = 16; // reservation position
 const PRODUCER_IDS = 17; // last producer id handed out (for fragments)
-const WAKE = 32; // the wake word's three words: wake-ups sent, the consumer may be idle, its doorbell
+const WAKE = 32; // the wake word's two words: wake-ups sent, the consumer's doorbell
 const CLOSED = 48; // 1 once the ring is closed
 const CAPACITY = 49;
 const ID_HIGH = 50;
@@ -51,12 +61,14 @@ const CONSUMER = 52; // threadId of the consumer + 1 (0: not attached)
 const HEADER_BYTES = 256;
 
 // A record is a 4-byte header, then its payload, padded to 4 bytes. The
-// header is (payload length << 2) | kind; 0 means "not yet published".
+// header is (payload length << 2) | kind; 0 means "not yet published", and
+// SLEEPING "not yet published, and the consumer sleeps until it is".
 const KIND_MASK = 3;
 const PAD = 0; // skip to the end of the buffer; its length field counts the whole skip, header included, so it is never 0
 const WHOLE = 1;
 const FRAGMENT = 2; // payload: producer id (u32), then a piece of a record; more follow
 const LAST_FRAGMENT = 3;
+const SLEEPING = -1;
 
 const MIN_CAPACITY = 256;
 const MAX_CAPACITY = 2 ** 28;
@@ -144,7 +156,7 @@ export class Ring {
     if (Atomics.exchange(this.words, CLOSED, 1) !== 0) return;
     Atomics.notify(this.words, CLOSED);
     Atomics.notify(this.words, HEAD);
-    this.wake.wakeAll();
+    this.wake.ring();
   }
 
   /** Resolves (in this thread) once the ring is closed, by any thread. Does not keep the thread alive. */
@@ -230,10 +242,7 @@ export class RingWriter {
     const ring = this.ring;
     // A plain read: a close racing with this write is the same as one just after it.
     if (ring.words[CLOSED] !== 0) throw new RingClosedError(`ring ${ring.id} is closed`);
-    if (this.#spilledHead === this.#spilled.length && length <= ring.maxRecord && this.#put(WHOLE, bytes, 0, length)) {
-      ring.wake.signal();
-      return;
-    }
+    if (this.#spilledHead === this.#spilled.length && length <= ring.maxRecord && this.#put(WHOLE, bytes, 0, length)) return;
     if (mayBlock && ring.consumerThread() !== threadId) {
       this.#drainSpilledBlocking();
       this.#writeBlocking({ bytes, length, offset: 0 });
@@ -250,20 +259,16 @@ export class RingWriter {
     if (item.offset === 0 && total <= ring.maxRecord) {
       if (!this.#put(WHOLE, bytes, 0, total)) return false;
       item.offset = total;
-      ring.wake.signal();
       return true;
     }
     if (this.#producerId === 0) this.#producerId = Atomics.add(ring.words, PRODUCER_IDS, 1) + 1;
     const piece = ring.maxRecord - 4;
-    let wrote = false;
     while (item.offset < total) {
       const n = Math.min(piece, total - item.offset);
       const kind = item.offset + n === total ? LAST_FRAGMENT : FRAGMENT;
       if (!this.#put(kind, bytes, item.offset, n)) break;
       item.offset += n;
-      wrote = true;
     }
-    if (wrote) ring.wake.signal();
     return item.offset === total;
   }
 
@@ -282,11 +287,15 @@ export class RingWriter {
     return at < 0 ? -1 : at + 4;
   }
 
-  /** Publishes the record reserved at `offset` (from `reserve(length)`) and wakes the consumer if it may sleep. */
+  /** Publishes the record reserved at `offset` (from `reserve(length)`), waking the consumer if it sleeps on it. */
   commit(offset: number, length: number): void {
+    this.#publish(offset - 4, (length << 2) | WHOLE);
+  }
+
+  /** Stores `header` at data offset `at`; the producer that replaces the consumer's SLEEPING mark rings its doorbell. */
+  #publish(at: number, header: number): void {
     const ring = this.ring;
-    Atomics.store(ring.words, HEADER_BYTES / 4 + ((offset - 4) >> 2), (length << 2) | WHOLE);
-    ring.wake.signal();
+    if (Atomics.exchange(ring.words, HEADER_BYTES / 4 + (at >> 2), header) === SLEEPING) ring.wake.ring();
   }
 
   /**
@@ -305,7 +314,7 @@ export class RingWriter {
       body += 4;
     }
     this.#copy(src, start, length, body);
-    Atomics.store(words, base + (at >> 2), (payload << 2) | kind);
+    this.#publish(at, (payload << 2) | kind);
     return true;
   }
 
@@ -319,8 +328,8 @@ export class RingWriter {
     const words = ring.words;
     const size = 4 + ((payload + 3) & ~3);
     const capacity = ring.capacity;
-    // Atomics cost tens of ns each here, so a record takes three: the
-    // compare-and-swap, the header store and the wake word's load. TAIL is
+    // Atomics cost ~10 ns each here (V8 calls a builtin for each), so a
+    // record takes two: the compare-and-swap and the header's exchange. TAIL is
     // first read plainly (a guess the compare-and-swap checks), and HEAD is
     // reloaded only when the head this writer saw last says "full" (HEAD
     // only moves forward, so an old value is safe, just pessimistic).
@@ -345,7 +354,7 @@ export class RingWriter {
       tail = seen;
     }
     if (need !== size) {
-      Atomics.store(words, HEADER_BYTES / 4 + (at >> 2), ((need - size) << 2) | PAD);
+      this.#publish(at, ((need - size) << 2) | PAD);
       at = 0;
     }
     return at;
@@ -466,7 +475,25 @@ export class RingReader {
 
   /** True when a published record waits at the head. */
   hasRecords(): boolean {
-    return Atomics.load(this.ring.words, HEADER_BYTES / 4 + ((this.#head & this.ring.mask) >> 2)) !== 0;
+    return Atomics.load(this.ring.words, this.#headSlot()) > 0;
+  }
+
+  /**
+   * Declares that the consumer may go idle: unless a record already waits
+   * at the head, marks the head's slot SLEEPING, so that the producer who
+   * publishes there rings this thread's doorbell, which calls `onWake` (as
+   * a Node I/O callback). True when the consumer may sleep; false when a
+   * record waits (read it: nothing was marked).
+   */
+  sleep(onWake: () => void): boolean {
+    this.ring.wake.listen(onWake);
+    const seen = Atomics.compareExchange(this.ring.words, this.#headSlot(), 0, SLEEPING);
+    return seen === 0 || seen === SLEEPING;
+  }
+
+  /** The word index of the header slot at the head. */
+  #headSlot(): number {
+    return HEADER_BYTES / 4 + ((this.#head & this.ring.mask) >> 2);
   }
 
   /**
@@ -488,7 +515,7 @@ export class RingReader {
       while (delivered < max) {
         const at = head & ring.mask;
         const header = Atomics.load(words, base + (at >> 2));
-        if (header === 0) break;
+        if (header <= 0) break; // unpublished, or marked SLEEPING
         const kind = header & KIND_MASK;
         const length = header >>> 2;
         const size = kind === PAD ? length : 4 + ((length + 3) & ~3);

@@ -58,17 +58,13 @@ class ThreadReplies implements ReplyEndpoint, MessageHandler {
     misdirected(`a request for '${name}'`);
   }
 
-  /** Reads every reply, then sleeps on the wake word while requests are pending. */
+  /** Reads every reply, then sleeps on the ring's doorbell while requests are pending. */
   readonly #drain = (): void => {
     const reader = this.#reader;
     do reader.read(this.#visit, Infinity);
     while (reader.hasRecords());
     if (this.#pending.size === 0) return;
-    this.ring.wake.arm(this.#drain);
-    if (reader.hasRecords()) {
-      this.ring.wake.disarm();
-      setImmediate(this.#drain);
-    }
+    if (!reader.sleep(this.#drain)) setImmediate(this.#drain);
   };
 
   readonly #visit = (bytes: Uint8Array, start: number): void => {

@@ -1,16 +1,14 @@
 /**
  * WakeWord: how producers wake a consumer that may be idle, without the
- * consumer polling and without losing a wake-up.
+ * consumer polling: the consumer thread's doorbell and a count of
+ * wake-ups, in two words of shared memory. BELL is the id of the consumer
+ * thread's doorbell (native/src/doorbell.cc: a uv_async_t on its libuv
+ * loop that any thread may ring); EPOCH counts the wake-ups sent.
  *
- * Three words of shared memory: SLEEPING, which the consumer raises when it
- * may stop looking at its queue; BELL, the id of the consumer thread's
- * doorbell (native/src/doorbell.cc: a uv_async_t on its libuv loop that any
- * thread may ring); and EPOCH, which counts the wake-ups sent. The consumer
- * raises SLEEPING, then re-checks its queue. A producer publishes its item
- * first, then looks at SLEEPING; the one producer that lowers it rings the
- * bell. With sequentially consistent atomics either the consumer's re-check
- * sees the item or the producer sees SLEEPING, so a wake-up is never lost,
- * and a burst of items costs one ring.
+ * Who rings, and when, is the queue's business: a ring marks the slot its
+ * consumer waits on, and the one producer whose publication replaces that
+ * mark rings (ring.ts). A burst of records thus costs one ring, and a
+ * record costs its producer no atomic operation beyond its publication.
  *
  * Why a doorbell rather than `Atomics.waitAsync` or a MessagePort: from an
  * idle thread, a ring is uv_async_send alone, where `Atomics.notify` goes
@@ -25,54 +23,32 @@ import { native } from '../native/index.js';
 export class WakeWord {
   readonly #words: Int32Array;
   readonly #epoch: number;
-  readonly #sleeping: number;
   readonly #bell: number;
-  /** Consumer side: this thread's doorbell for the word, opened by the first arm() (0: none). */
+  /** Consumer side: this thread's doorbell for the word, opened by the first listen() (0: none). */
   #ownBell = 0;
-  /** Consumer side: what a ring calls (the latest arm()'s). */
+  /** Consumer side: what a ring calls (the latest listen()'s). */
   #onWake: () => void = noop;
 
-  /** A wake word over `words[epochIndex]`, `words[epochIndex + 1]` and `words[epochIndex + 2]` (all start at 0). */
+  /** A wake word over `words[epochIndex]` and `words[epochIndex + 1]` (both start at 0). */
   constructor(words: Int32Array, epochIndex: number) {
     this.#words = words;
     this.#epoch = epochIndex;
-    this.#sleeping = epochIndex + 1;
-    this.#bell = epochIndex + 2;
+    this.#bell = epochIndex + 1;
   }
 
   /**
-   * Producer: call after publishing an item. Wakes the consumer only if
-   * it may be asleep, and then only once until it re-arms.
+   * Consumer: `onWake` runs (as a Node I/O callback of this thread) at the
+   * next `ring()`, or spuriously. Opens this thread's doorbell the first time.
    */
-  signal(): void {
-    const words = this.#words;
-    if (Atomics.load(words, this.#sleeping) === 0) return;
-    if (Atomics.compareExchange(words, this.#sleeping, 1, 0) !== 1) return;
-    Atomics.add(words, this.#epoch, 1);
-    native.doorbellRing(Atomics.load(words, this.#bell));
-  }
-
-  /**
-   * Consumer: declares that it may go idle. `onWake` runs (as a Node I/O
-   * callback of this thread) after the next `signal()`, or spuriously; the
-   * caller must re-check its queue after `arm()` returns, and `disarm()`
-   * if it found work.
-   */
-  arm(onWake: () => void): void {
+  listen(onWake: () => void): void {
     this.#onWake = onWake;
     if (this.#ownBell === 0) {
       this.#ownBell = native.doorbellOpen(this.#rung);
       Atomics.store(this.#words, this.#bell, this.#ownBell);
     }
-    Atomics.store(this.#words, this.#sleeping, 1);
   }
 
-  /** Consumer: it is awake after all (its re-check found work); producers need not ring. */
-  disarm(): void {
-    Atomics.store(this.#words, this.#sleeping, 0);
-  }
-
-  /** Consumer: closes this thread's doorbell; `onWake` is not called again. Harmless when never armed. */
+  /** Consumer: closes this thread's doorbell; `onWake` is not called again. Harmless when never listened. */
   release(): void {
     if (this.#ownBell === 0) return;
     native.doorbellClose(this.#ownBell);
@@ -80,16 +56,16 @@ export class WakeWord {
     this.#onWake = noop;
   }
 
-  /** How many wake-ups producers have sent so far (each one a ring). */
-  epoch(): number {
-    return Atomics.load(this.#words, this.#epoch);
-  }
-
-  /** Wakes the consumer whatever SLEEPING says: used when the queue closes. */
-  wakeAll(): void {
+  /** Any thread: wakes the consumer (counted), if it has a doorbell. */
+  ring(): void {
     Atomics.add(this.#words, this.#epoch, 1);
     const bell = Atomics.load(this.#words, this.#bell);
     if (bell !== 0) native.doorbellRing(bell);
+  }
+
+  /** How many wake-ups have been sent so far. */
+  epoch(): number {
+    return Atomics.load(this.#words, this.#epoch);
   }
 
   readonly #rung = (): void => {

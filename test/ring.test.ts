@@ -21,8 +21,8 @@ function produce(job: ProducerJob, onReport: (r: ProducerReport) => void = () =>
 }
 
 /**
- * Consumes `ring` on this thread the way a loop does (drain, arm the wake
- * word, re-check), passing each record's decoder to `onRecord`, until
+ * Consumes `ring` on this thread the way a loop does (drain, then sleep
+ * until rung unless a record already waits), passing each record's decoder to `onRecord`, until
  * `done()` says so.
  */
 function consume(ring: Ring, onRecord: (decoder: Decoder) => void, done: () => boolean): Promise<void> {
@@ -38,11 +38,7 @@ function consume(ring: Ring, onRecord: (decoder: Decoder) => void, done: () => b
       do reader.read(visit, 1024);
       while (reader.hasRecords());
       if (done()) return resolve();
-      ring.wake.arm(pump);
-      if (reader.hasRecords()) {
-        ring.wake.disarm();
-        setImmediate(pump);
-      }
+      if (!reader.sleep(pump)) setImmediate(pump);
     };
     pump();
   });
@@ -173,8 +169,9 @@ test('one wake-up for a burst of records into an idle consumer', async (t) => {
   const ring = Ring.create(4096);
   const reader = new RingReader(ring);
   const writer = new RingWriter(ring, () => {});
-  const woken = new Promise<void>((resolve) => ring.wake.arm(resolve));
-  t.false(reader.hasRecords());
+  let asleep = false;
+  const woken = new Promise<void>((resolve) => (asleep = reader.sleep(resolve)));
+  t.true(asleep);
   const before = ring.wake.epoch();
   const encoder = new Encoder();
   for (let i = 0; i < 50; i++) {
