@@ -520,21 +520,19 @@ export class RingReader {
         const length = header >>> 2;
         const size = kind === PAD ? length : 4 + ((length + 3) & ~3);
         head = (head + size) | 0;
-        try {
-          if (kind === WHOLE) {
-            delivered++;
-            visit(data, at + 4, at + 4 + length);
-          } else if (kind !== PAD && this.#collect(kind, at + 4, length, visit)) {
-            delivered++;
-          }
-        } finally {
-          // A whole lap consumed (the ring was full): the next header is this batch's first, not yet zeroed.
-          if (++sincePublish === PUBLISH_EVERY || ((head - this.#head) >>> 0) === ring.capacity) {
-            sincePublish = 0;
-            this.#publish(head);
-            // Waking a blocked producer costs a futex wake on each side: do it once a quarter of the ring is free, not every few records.
-            if (((head - this.#notifiedHead) >>> 0) >= ring.capacity / 4) this.#notifyWaiters(head);
-          }
+        // If visit throws, the record is consumed all the same: the finally below publishes `head`.
+        if (kind === WHOLE) {
+          delivered++;
+          visit(data, at + 4, at + 4 + length);
+        } else if (kind !== PAD && this.#collect(kind, at + 4, length, visit)) {
+          delivered++;
+        }
+        // A whole lap consumed (the ring was full): the next header is this batch's first, not yet zeroed.
+        if (++sincePublish === PUBLISH_EVERY || ((head - this.#head) >>> 0) === ring.capacity) {
+          sincePublish = 0;
+          this.#publish(head);
+          // Waking a blocked producer costs a futex wake on each side: do it once a quarter of the ring is free, not every few records.
+          if (((head - this.#notifiedHead) >>> 0) >= ring.capacity / 4) this.#notifyWaiters(head);
         }
       }
     } finally {
