@@ -183,6 +183,26 @@ test('one wake-up for a burst of records into an idle consumer', async (t) => {
   t.is(ring.wake.epoch() - before, 1);
   t.is(reader.read(() => {}, 1000), 50);
   ring.close();
+  ring.wake.release();
+});
+
+test('a consumer with a record waiting is refused sleep, and no wake-up is sent for it', async (t) => {
+  const ring = Ring.create(4096);
+  const reader = new RingReader(ring);
+  const writer = new RingWriter(ring, () => {});
+  writer.write(new Uint8Array(8).fill(1), false);
+  const before = ring.wake.epoch();
+  t.false(reader.sleep(() => t.fail('woken for a record it was told about')));
+  writer.write(new Uint8Array(8).fill(2), false);
+  t.is(ring.wake.epoch(), before);
+  t.is(reader.read(() => {}, 10), 2);
+  // Now empty: sleep is granted, and the next record rings once.
+  const woken = new Promise<void>((resolve) => t.true(reader.sleep(resolve)));
+  writer.write(new Uint8Array(8).fill(3), false);
+  await woken;
+  t.is(ring.wake.epoch(), before + 1);
+  ring.close();
+  ring.wake.release();
 });
 
 test('a ring filled to its last byte is read in one batch, each record once', (t) => {
