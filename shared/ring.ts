@@ -289,11 +289,11 @@ export class RingWriter {
 
   /** Publishes the record reserved at `offset` (from `reserve(length)`), waking the consumer if it sleeps on it. */
   commit(offset: number, length: number): void {
-    this.#publish(offset - 4, (length << 2) | WHOLE);
+    this.#publishHeader(offset - 4, (length << 2) | WHOLE);
   }
 
   /** Stores `header` at data offset `at`; the producer that replaces the consumer's SLEEPING mark rings its doorbell. */
-  #publish(at: number, header: number): void {
+  #publishHeader(at: number, header: number): void {
     const ring = this.ring;
     if (Atomics.exchange(ring.words, HEADER_BYTES / 4 + (at >> 2), header) === SLEEPING) ring.wake.ring();
   }
@@ -314,7 +314,7 @@ export class RingWriter {
       body += 4;
     }
     this.#copy(src, start, length, body);
-    this.#publish(at, (payload << 2) | kind);
+    this.#publishHeader(at, (payload << 2) | kind);
     return true;
   }
 
@@ -354,7 +354,7 @@ export class RingWriter {
       tail = seen;
     }
     if (need !== size) {
-      this.#publish(at, ((need - size) << 2) | PAD);
+      this.#publishHeader(at, ((need - size) << 2) | PAD);
       at = 0;
     }
     return at;
