@@ -17,9 +17,6 @@ import type { DispatchCandidate, DispatchPolicy } from './dispatch.js';
 import type { EventLoop } from './event_loop.js';
 import { ListeningSocket } from './listening_socket.js';
 
-// The coordinator opens its listening sockets as a loop's Server does.
-export { openListeners, type ListenSpec } from './listening_socket.js';
-
 /** What a RuntimeServer needs from the coordinator. */
 export interface ServerHost {
   readonly loop: EventLoop;

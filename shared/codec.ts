@@ -51,7 +51,7 @@ type ViewType = (typeof VIEW_TYPES)[number];
  */
 const LONG_LENGTH = 0xff;
 
-/** Strings up to this length are written by a JS loop when ASCII; longer ones by Buffer.write. */
+/** Strings up to this length are written by a JS loop when ASCII (writeShortAscii); longer ones by Buffer.write. */
 const SHORT_STRING = 32;
 
 // Short strings decoded lately, by a hash of their bytes: callback names and
@@ -123,25 +123,17 @@ export class Encoder {
   /** A string as its UTF-8 byte length (see writeLength) and bytes (lone surrogates become U+FFFD, as in TextEncoder). */
   writeString(value: string): void {
     const n = value.length;
+    const ascii = shortAsciiSize(value);
+    if (ascii > 0) {
+      this.#reserve(ascii);
+      this.length = writeShortAscii(this.#bytes, this.length, value);
+      return;
+    }
     // UTF-8 takes at most 3 bytes per UTF-16 unit: when that bound is short, so is the actual length.
     const prefix = n * 3 < LONG_LENGTH ? 1 : 5;
     this.#reserve(prefix + n * 3);
     const start = this.length + prefix;
-    let end = start;
-    if (n <= SHORT_STRING) {
-      const bytes = this.#bytes;
-      for (let i = 0; i < n; i++) {
-        const c = value.charCodeAt(i);
-        if (c >= 0x80) {
-          end = -1;
-          break;
-        }
-        bytes[end++] = c;
-      }
-    } else {
-      end = -1;
-    }
-    if (end < 0) end = start + this.#buffer.write(value, start, 'utf8');
+    const end = start + this.#buffer.write(value, start, 'utf8');
     if (prefix === 1) {
       this.#bytes[this.length] = end - start;
     } else {

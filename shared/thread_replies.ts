@@ -60,11 +60,10 @@ class ThreadReplies implements ReplyEndpoint, MessageHandler {
 
   /** Reads every reply, then sleeps on the ring's doorbell while requests are pending. */
   readonly #drain = (): void => {
-    const reader = this.#reader;
-    do reader.read(this.#visit, Infinity);
-    while (reader.hasRecords());
+    this.#reader.read(this.#visit, Infinity);
     if (this.#pending.size === 0) return;
-    if (!reader.sleep(this.#drain)) setImmediate(this.#drain);
+    // A reply that arrived since the read refuses the sleep: read again on the next turn.
+    if (!this.#reader.sleep(this.#drain)) setImmediate(this.#drain);
   };
 
   readonly #visit = (bytes: Uint8Array, start: number): void => {

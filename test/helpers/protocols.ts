@@ -21,6 +21,14 @@ export class Collector extends Protocol {
   override connectionLost(exc: Error | null): void {
     this.lost.setResult(exc);
   }
+
+  /** Writes `text` and ends the writing side; settles with all that came back once the connection is lost (against an echoing peer). */
+  async echo(text: string): Promise<string> {
+    this.transport.write(Buffer.from(text));
+    this.transport.writeEof();
+    await this.lost;
+    return Buffer.concat(this.chunks).toString();
+  }
 }
 
 /** Records every callback in order; `seen(name)` settles once that callback ran. */
