@@ -3,11 +3,14 @@
  * so that its CPU is never counted as the server's (bench/load-client.ts
  * is its steady-echo counterpart).
  *
- * `node churn-client.js '<json>'` with { port, connections, size, seconds }:
- * each of `connections` slots connects, sends one `size`-byte message,
- * waits until all of it came back (checking every byte), closes, and
- * starts over. Prints one JSON line { requests, seconds, p99 }: a request
- * is one whole connect-to-close cycle, p99 its latency in seconds. A wrong
+ * `node churn-client.js '<json>'` with { port, connections, size, seconds,
+ * warmup }: each of `connections` slots connects, sends one `size`-byte
+ * message, waits until all of it came back (checking every byte), closes,
+ * and starts over. Cycles that start during the first `warmup` seconds
+ * (the servers' code compiling) are not counted. With `marks: true` it
+ * prints { mark: 'counting' } and { mark: 'done' } as load-client.ts does.
+ * Last, it prints one JSON line { requests, seconds, p99 }: a request is
+ * one whole connect-to-close cycle, p99 its latency in seconds. A wrong
  * byte or a connection error exits with status 1: a benchmark must not
  * count failures as work.
  */
@@ -18,12 +21,20 @@ interface ChurnOptions {
   connections: number;
   size: number;
   seconds: number;
+  /** Seconds; 0 when left out. */
+  warmup?: number;
+  marks?: boolean;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as ChurnOptions;
 const latencies: number[] = [];
 const start = performance.now();
-const deadline = start + options.seconds * 1000;
+const countFrom = start + (options.warmup ?? 0) * 1000;
+const deadline = countFrom + options.seconds * 1000;
+if (options.marks === true) {
+  setTimeout(() => console.log(JSON.stringify({ mark: 'counting' })), countFrom - start);
+  setTimeout(() => console.log(JSON.stringify({ mark: 'done' })), deadline - start);
+}
 
 function fail(message: string): never {
   console.error(`churn-client: ${message}`);
@@ -46,7 +57,7 @@ function cycle(slot: number, message: Buffer): Promise<void> {
     sock.on('error', (err) => fail(`slot ${slot}: ${err.message}`));
     sock.on('close', () => {
       if (received !== options.size) fail(`slot ${slot}: closed after ${received} of ${options.size} bytes`);
-      latencies.push((performance.now() - startedAt) / 1000);
+      if (startedAt >= countFrom) latencies.push((performance.now() - startedAt) / 1000);
       resolve();
     });
     sock.once('connect', () => sock.write(message));
@@ -59,7 +70,6 @@ async function churn(slot: number): Promise<void> {
 }
 
 await Promise.all(Array.from({ length: options.connections }, (_, slot) => churn(slot)));
-const seconds = (performance.now() - start) / 1000;
 latencies.sort((a, b) => a - b);
 const p99 = latencies.length === 0 ? 0 : latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))]!;
-console.log(JSON.stringify({ requests: latencies.length, seconds, p99 }));
+console.log(JSON.stringify({ requests: latencies.length, seconds: options.seconds, p99 }));

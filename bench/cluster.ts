@@ -10,9 +10,9 @@
  * median of the turns'), server CPU seconds (every thread and process of
  * the server) and requests per server CPU-second (total requests over total
  * CPU); the ratios `<scenario>_vs_cluster` compare the latter, round by
- * round (the median of each round's ratio). Steady echo
- * counts requests and CPU over the same window, after a WARMUP; churn and
- * http count everything from the first connection.
+ * round (the median of each round's ratio). Echo and churn count requests
+ * and CPU over the same window, after a WARMUP (connections made, code
+ * compiled); http counts everything from the first connection.
  * Then an HTTP variant with `wrk` against the same three servers, skipped
  * with a message when `wrk` is not installed (Debian: `apt-get install wrk`).
  */
@@ -26,19 +26,19 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 /** Each server is measured this many times per scenario, the servers taking turns, so that a shared machine's load drift hits all alike. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /**
- * Steady echo is measured after this warm-up (seconds: the connections made,
- * the code compiled): requests and the server's CPU both over the window
- * that follows it. Churn is all set-up, so it is measured whole.
+ * Echo and churn are measured after this warm-up (seconds: the connections
+ * made, the servers' code compiled), requests and the server's CPU both over
+ * the window that follows it; BENCH_WARMUP=0 counts from the first connection.
  */
-const WARMUP = 1;
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const SERVERS = ['multiloop', 'cluster', 'single'] as const;
 type ServerKind = (typeof SERVERS)[number];
 
-/** Steady echo uses bench:echo's client (load-client.ts), churn its own (churn-client.ts). */
+/** Steady echo uses bench:echo's client (load-client.ts), churn its own (churn-client.ts); both print the same marks. */
 const SCENARIOS = [
   { name: 'echo64', client: './load-client.js', options: { size: 64, connections: 32, seconds: SECONDS, warmup: WARMUP } },
   { name: 'echo1k', client: './load-client.js', options: { size: 1024, connections: 32, seconds: SECONDS, warmup: WARMUP } },
-  { name: 'churn', client: './churn-client.js', options: { size: 64, connections: 16, seconds: SECONDS } },
+  { name: 'churn', client: './churn-client.js', options: { size: 64, connections: 16, seconds: SECONDS, warmup: WARMUP } },
 ] as const;
 
 const report = createReporter('cluster');
@@ -86,12 +86,13 @@ interface Measured {
 }
 
 /**
- * Steady load from load-client.ts against `server`: its figures over the
- * counted window, with the server's CPU read at the client's marks.
+ * Load from `client` (load-client.ts or churn-client.ts) against `server`:
+ * its figures over the counted window, with the server's CPU read at the
+ * client's marks.
  */
-function runSteady(server: ServerProcess, options: object): Promise<Measured> {
+function runCounted(server: ServerProcess, client: string, options: object): Promise<Measured> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [here('./load-client.js'), JSON.stringify({ ...options, port: server.port, marks: true })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [here(client), JSON.stringify({ ...options, port: server.port, marks: true })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let cpuAtStart: Promise<number> | null = null;
     let cpuAtEnd: Promise<number> | null = null;
     let result: { requests: number; seconds: number; p99: number } | null = null;
@@ -104,19 +105,10 @@ function runSteady(server: ServerProcess, options: object): Promise<Measured> {
     // 'close', not 'exit': the last line may still be in the pipe when the process exits.
     child.once('close', (code) => {
       if (code !== 0 || result === null || cpuAtStart === null || cpuAtEnd === null) {
-        return reject(new Error(`load-client exited with code ${code}${result === null ? ' without a result' : ''}`));
+        return reject(new Error(`${client} exited with code ${code}${result === null ? ' without a result' : ''}`));
       }
       const { requests, seconds, p99 } = result;
       void Promise.all([cpuAtStart, cpuAtEnd]).then(([start, end]) => resolve({ rps: requests / seconds, p99, cpu: end - start, requests }));
-    });
-  });
-}
-
-function runLoad(client: string, options: object): Promise<{ requests: number; seconds: number; p99: number }> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [here(client), JSON.stringify(options)], (error, stdout) => {
-      if (error !== null) reject(error);
-      else resolve(JSON.parse(stdout) as { requests: number; seconds: number; p99: number });
     });
   });
 }
@@ -190,13 +182,7 @@ async function compare(scenario: string, served: 'echo' | 'http', load: Load): P
 }
 
 for (const scenario of SCENARIOS) {
-  const load: Load = scenario.client === './load-client.js'
-    ? (server) => runSteady(server, scenario.options)
-    : whole(async (port) => {
-      const r = await runLoad(scenario.client, { port, ...scenario.options });
-      return { rps: r.requests / r.seconds, p99: r.p99, requests: r.requests };
-    });
-  await compare(scenario.name, 'echo', load);
+  await compare(scenario.name, 'echo', (server) => runCounted(server, scenario.client, scenario.options));
 }
 
 if (spawnSync('wrk', ['--version']).error !== undefined) {
