@@ -100,6 +100,8 @@ export interface NativeBinding {
   listen(fd: number, backlog: number): void;
   /** accept4: `[fd, peerAddress]` of a new non-blocking, close-on-exec socket, or null when none is pending. */
   accept(fd: number): [number, NativeAddress] | null;
+  /** accept4 without the peer's address: the new socket's fd, or null when none is pending. */
+  acceptFd(fd: number): number | null;
   /** Bytes read into `buffer[offset, offset + length)` (0 at EOF), or null if none are available. */
   recv(fd: number, buffer: Uint8Array, offset: number, length: number): number | null;
   /** Bytes sent from `buffer[offset, offset + length)`, or null if the send buffer is full. Never raises SIGPIPE. */

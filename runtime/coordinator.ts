@@ -135,8 +135,8 @@ export class Coordinator implements ServerHost {
 
   // ------------------------------------------------------------- ServerHost
 
-  hand(index: number, serverId: number, fd: number): void {
-    this.candidates[index]!.handoff.hand(serverId, fd);
+  hand(index: number, serverId: number, fd: number, family: number): void {
+    this.candidates[index]!.handoff.hand(serverId, fd, family);
   }
 
   lost(index: number): void {

@@ -18,7 +18,6 @@
  * and `connectionLost` exactly once, with the error that ended the
  * connection or null; no callback runs while the loop is stopped.
  */
-import { native } from '../native/index.js';
 import type { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
 import type { Handle } from './handles.js';
@@ -335,17 +334,12 @@ function addressOrNull<T>(get: () => T): T | null {
 
 /**
  * Takes ownership of `fd`, a connected non-blocking stream socket of
- * `family` (read from the fd when not given), as a Socket of this thread:
- * from now on it is closed if the thread ends. Throws (and closes `fd`) if
- * `fd` is no socket.
+ * `family` (as `accept4` makes them), as a Socket of this thread: from now
+ * on it is closed if the thread ends. Nothing is asked of the OS, so an fd
+ * that is no socket fails at the transport's set-up, which closes it.
  */
-export function adoptConnectedFd(fd: number, family?: number): Socket {
-  try {
-    return new Socket(family, SOCK_STREAM, 0, fd);
-  } catch (exc) {
-    native.close(fd);
-    throw exc;
-  }
+export function adoptConnectedFd(fd: number, family: number): Socket {
+  return new Socket(family, SOCK_STREAM, 0, fd, false);
 }
 
 /**

@@ -25,6 +25,8 @@ const ACCEPT_BACKOFF = 0.1;
 
 /** One listening socket, as a server's `sockets` lists it. */
 export class ListeningSocket {
+  /** AF_INET, AF_INET6 or AF_UNIX: that of every connection it accepts. */
+  readonly family: number;
   readonly #fd: number;
   /**
    * A dup of `#fd`, which is the one watched and accepted on: `fileno()`
@@ -33,7 +35,7 @@ export class ListeningSocket {
    */
   readonly #acceptFd: number;
   #loop: BaseEventLoop | null = null;
-  #onAccepted: (fd: number) => void = () => {};
+  #onAccepted: (fd: number, family: number) => void = () => {};
   #context: Record<string, unknown> = {};
   #backoff: TimerHandle | null = null;
   #closed = false;
@@ -43,6 +45,7 @@ export class ListeningSocket {
     this.#fd = fd;
     native.own(fd);
     try {
+      this.family = native.getsockopt(fd, C.SOL_SOCKET, C.SO_DOMAIN);
       this.#acceptFd = native.dup(fd);
     } catch (exc) {
       native.close(fd);
@@ -64,11 +67,12 @@ export class ListeningSocket {
 
   /**
    * @internal Accepts on `loop` from now on: each accepted connection's fd
-   * (non-blocking, close-on-exec) goes to `onAccepted`, which owns it.
+   * (non-blocking, close-on-exec) goes to `onAccepted`, which owns it, with
+   * the socket's family.
    * An accept failure goes to the loop's exception handler with `context`,
    * and accepting pauses for a moment.
    */
-  _startAccepting(loop: BaseEventLoop, onAccepted: (fd: number) => void, context: Record<string, unknown>): void {
+  _startAccepting(loop: BaseEventLoop, onAccepted: (fd: number, family: number) => void, context: Record<string, unknown>): void {
     this.#loop = loop;
     this.#onAccepted = onAccepted;
     this.#context = context;
@@ -88,15 +92,15 @@ export class ListeningSocket {
 
   readonly #accept = (): void => {
     for (let i = 0; i < ACCEPT_BATCH && !this.#closed; i++) {
-      let accepted: [number, unknown] | null;
+      let accepted: number | null;
       try {
-        accepted = native.accept(this.#acceptFd);
+        accepted = native.acceptFd(this.#acceptFd);
       } catch (exception) {
         this.#backOff(exception);
         return;
       }
       if (accepted === null) return;
-      this.#onAccepted(accepted[0]);
+      this.#onAccepted(accepted, this.family);
     }
   };
 

@@ -21,11 +21,12 @@ import { ListeningSocket } from './listening_socket.js';
 export interface ServerHost {
   readonly loop: EventLoop;
   /**
-   * Hands `fd` to the worker at `index` in the dispatch candidates; throws
+   * Hands `fd` (a connected socket of `family`) to the worker at `index`
+   * in the dispatch candidates; throws
    * RingClosedError when that worker's loop is gone (the fd is then still
    * the caller's).
    */
-  hand(index: number, serverId: number, fd: number): void;
+  hand(index: number, serverId: number, fd: number, family: number): void;
   /** Marks the worker at `index` as gone, after a hand-off found its loop closed. */
   lost(index: number): void;
   readonly candidates: readonly DispatchCandidate[];
@@ -49,7 +50,7 @@ export class RuntimeServer {
     this.#policy = policy;
     this.sockets = fds.map((fd) => new ListeningSocket(fd));
     this.#closed = new Promise((resolve) => (this.#markClosed = resolve));
-    const dispatch = (fd: number): void => this.#dispatch(fd);
+    const dispatch = (fd: number, family: number): void => this.#dispatch(fd, family);
     for (const sock of this.sockets) sock._startAccepting(host.loop, dispatch, { server: this });
   }
 
@@ -75,7 +76,7 @@ export class RuntimeServer {
   }
 
   /** Hands `fd` to a worker; if none can take it, closes it and says so. */
-  #dispatch(fd: number): void {
+  #dispatch(fd: number, family: number): void {
     const host = this.#host;
     for (;;) {
       const index = this.#policy.choose(host.candidates);
@@ -87,7 +88,7 @@ export class RuntimeServer {
         return;
       }
       try {
-        host.hand(index, this.id, fd);
+        host.hand(index, this.id, fd, family);
         return;
       } catch (exc) {
         if (!(exc instanceof RingClosedError)) {

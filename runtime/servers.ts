@@ -209,22 +209,18 @@ function serveNative<P extends Protocol>(
     for (const fd of fds) native.close(fd);
     throw exc;
   }
-  const families = fds.map((fd) => native.getsockopt(fd, native.constants.SOL_SOCKET, native.constants.SO_DOMAIN));
   const sockets = fds.map((fd) => new ListeningSocket(fd));
   const server = new Server(loop, sockets, path);
-  sockets.forEach((sock, i) => {
-    const family = families[i]!;
-    const serve = (fd: number): void => {
-      try {
-        startFdTransport(loop, adoptConnectedFd(fd, family), protocolFactory, server, extra);
-      } catch (exception) {
-        // The connection was closed; the server goes on accepting.
-        const message = 'protocol factory or socket set-up failed for an accepted connection; it was closed';
-        loop.callExceptionHandler({ message, exception, server });
-      }
-    };
-    sock._startAccepting(loop, serve, { server });
-  });
+  const serve = (fd: number, family: number): void => {
+    try {
+      startFdTransport(loop, adoptConnectedFd(fd, family), protocolFactory, server, extra);
+    } catch (exception) {
+      // The connection was closed; the server goes on accepting.
+      const message = 'protocol factory or socket set-up failed for an accepted connection; it was closed';
+      loop.callExceptionHandler({ message, exception, server });
+    }
+  };
+  for (const sock of sockets) sock._startAccepting(loop, serve, { server });
   return server;
 }
 

@@ -80,8 +80,10 @@ export class Socket {
    * A new socket (default AF_INET, SOCK_STREAM), or, with `fileno`, a Socket
    * that takes ownership of an existing socket fd, left in its blocking mode;
    * as in Python, the family, type and protocol not given are read from it.
+   * (`blocking`, internal: the fd's mode when the caller knows it, as for a
+   * fd from `accept4`, which then is not asked of the OS.)
    */
-  constructor(family?: number, type?: number, proto?: number, fileno: number | null = null) {
+  constructor(family?: number, type?: number, proto?: number, fileno: number | null = null, blocking?: boolean) {
     if (family !== undefined) checkInt(family, 'Socket', 'family');
     if (type !== undefined) checkInt(type, 'Socket', 'type');
     if (proto !== undefined) checkInt(proto, 'Socket', 'proto');
@@ -97,7 +99,7 @@ export class Socket {
       this.family = family ?? native.getsockopt(fileno, SOL_SOCKET, C.SO_DOMAIN);
       this.type = type ?? native.getsockopt(fileno, SOL_SOCKET, C.SO_TYPE);
       this.proto = proto ?? native.getsockopt(fileno, SOL_SOCKET, C.SO_PROTOCOL);
-      this.blocking = !native.isNonBlocking(fileno);
+      this.blocking = blocking ?? !native.isNonBlocking(fileno);
       this.fd = fileno;
     }
     native.own(this.fd);
@@ -219,7 +221,7 @@ export class Socket {
   _tryAccept(): [Socket, SocketAddress] | null {
     const accepted = native.accept(this.open('accept'));
     if (accepted === null) return null;
-    return [new Socket(this.family, this.type, this.proto, accepted[0]), accepted[1]];
+    return [new Socket(this.family, this.type, this.proto, accepted[0], false), accepted[1]];
   }
 
   /** @internal recv() of a checked `bufsize` that returns null instead of throwing EAGAIN. */

@@ -62,8 +62,8 @@ type Connection = net.Socket | FdTransport;
 
 /** One runtime server as this worker serves it. */
 interface Served {
-  /** Takes the handed-off fd and serves it; counts it in `connections` until it ends. */
-  readonly accept: (fd: number) => void;
+  /** Takes the handed-off fd (a socket of the given family) and serves it; counts it in `connections` until it ends. */
+  readonly accept: (fd: number, family: number) => void;
   readonly connections: Set<Connection>;
   readonly http: http.Server | null;
   /** Set by `unserve`: the coordinator sends no more connections for it. */
@@ -96,7 +96,7 @@ export class WorkerServer {
     }
     const context = spec.ssl === null ? null : tls.createSecureContext(spec.ssl);
     let server: http.Server | null = null;
-    let accept: (served: Served, fd: number) => void;
+    let accept: (served: Served, fd: number, family: number) => void;
     if (spec.kind === 'http') {
       const listener = handler as http.RequestListener;
       server = spec.ssl === null ? http.createServer(listener) : https.createServer(spec.ssl, listener);
@@ -110,15 +110,15 @@ export class WorkerServer {
         spec.kind === 'streams' ? this.#streamsFactory(handler as ClientConnected, spec.limit) : (handler as ProtocolFactory<Protocol>);
       accept =
         context === null
-          ? (served, fd) => this.#acceptFd(serverId, served, fd, factory)
+          ? (served, fd, family) => this.#acceptFd(serverId, served, fd, family, factory)
           : (served, fd) => this.#acceptSocket(serverId, served, fd, (sock) => void acceptedConnection(this.#loop, sock, factory, context));
     }
-    const served: Served = { accept: (fd) => accept(served, fd), connections: new Set(), http: server, closed: false, idleWaiters: [] };
+    const served: Served = { accept: (fd, family) => accept(served, fd, family), connections: new Set(), http: server, closed: false, idleWaiters: [] };
     this.#served.set(serverId, served);
   }
 
-  /** Serves the connection whose fd the coordinator handed over for `serverId`. */
-  connection(serverId: number, fd: number): void {
+  /** Serves the connection whose fd (a socket of `family`) the coordinator handed over for `serverId`. */
+  connection(serverId: number, fd: number, family: number): void {
     const served = this.#served.get(serverId);
     if (served === undefined) {
       // The coordinator sends a server's connections only between its serve and unserve records.
@@ -126,7 +126,7 @@ export class WorkerServer {
       native.close(fd);
       throw new RuntimeError(`a connection arrived for server ${serverId}, which this loop does not serve; it was closed`);
     }
-    served.accept(fd);
+    served.accept(fd, family);
   }
 
   /**
@@ -199,10 +199,10 @@ export class WorkerServer {
    * until its `connectionLost` ran. A failing factory (or socket set-up)
    * goes to the loop's exception handler, and the fd is closed.
    */
-  #acceptFd(serverId: number, served: Served, fd: number, factory: ProtocolFactory<Protocol>): void {
+  #acceptFd(serverId: number, served: Served, fd: number, family: number, factory: ProtocolFactory<Protocol>): void {
     // Counted before it is wrapped: see handoff.ts.
     this.#stats.handoffTaken();
-    const sock = adoptConnectedFd(fd);
+    const sock = adoptConnectedFd(fd, family);
     let transport: FdTransport;
     // Counted once the transport exists and before its protocol runs (a policy must never see a
     // connection that already answered its client missing); its connectionLost runs later, from the loop.
@@ -243,7 +243,7 @@ export class WorkerServer {
 export function installWorkerServer(loop: EventLoop, stats: LoopStats, lookup: RegisteredLookup): WorkerServer {
   const server = new WorkerServer(loop, stats, lookup);
   loop.register(SERVE_CALL, (id: number, spec: ServeSpec) => server.serve(id, spec));
-  loop.register(CONNECTION_CALL, (id: number, fd: number) => server.connection(id, fd));
+  loop.register(CONNECTION_CALL, (id: number, fd: number, family: number) => server.connection(id, fd, family));
   loop.register(UNSERVE_CALL, (id: number) => server.unserve(id));
   loop.register(DRAIN_CALL, (timeout: number) => server.drain(timeout));
   return server;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import anyTest, { type ExecutionContext } from 'ava';
 import {
-  AF_INET, AF_UNIX, IPPROTO_TCP, logger, newEventLoop, Runtime, RuntimeError, Socket, SOCK_STREAM, socket, socketpair, TCP_NODELAY,
+  AF_INET, AF_UNIX, IPPROTO_TCP, logger, newEventLoop, Protocol, Runtime, RuntimeError, Socket, SOCK_STREAM, socket, socketpair, TCP_NODELAY,
   type EventLoop,
 } from 'multiloop';
 import { adoptConnectedFd, FdTransport, startFdTransport } from '../runtime/fd_transport.js';
@@ -372,16 +372,22 @@ test('a failing protocol factory closes the socket and throws', async (t) => {
   });
 });
 
-test('adoptConnectedFd takes a socket fd with its family, and closes an fd that is no socket', (t) => {
+test('adoptConnectedFd takes a socket fd as non-blocking, of the family given', (t) => {
   const [a, b] = socketpair();
-  const adopted = adoptConnectedFd(a.detach());
-  t.is(adopted.family, b.family);
+  const adopted = adoptConnectedFd(a.detach(), AF_UNIX);
+  t.is(adopted.family, AF_UNIX);
+  t.false(adopted.getblocking());
   adopted.close();
   b.close();
-  const notSocket = fs.openSync('/dev/null', 'r');
-  const before = openFds();
-  t.throws(() => adoptConnectedFd(notSocket), { message: /ENOTSOCK/ });
-  t.is(openFds(), before - 1);
+});
+
+test('a transport over an adopted fd that is no socket closes it and throws', async (t) => {
+  await withLoop(async (loop) => {
+    const notSocket = fs.openSync('/dev/null', 'r');
+    const before = openFds();
+    t.throws(() => startFdTransport(loop, adoptConnectedFd(notSocket, AF_INET), () => new Protocol()), { message: /ENOTSOCK/ });
+    t.is(openFds(), before - 1);
+  });
 });
 
 test('a thousand connections opened and closed leak no fd', async (t) => {

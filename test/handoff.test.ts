@@ -34,7 +34,7 @@ function queue(): { handoff: HandoffQueue; stats: LoopStats; ring: Ring } {
 test('reclaim closes exactly the fds the worker never took', (t) => {
   const { handoff, stats } = queue();
   const pairs = [0, 1, 2].map(() => native.socketpair(C.AF_UNIX, C.SOCK_STREAM, 0));
-  for (const [fd] of pairs) handoff.hand(1, fd);
+  for (const [fd] of pairs) handoff.hand(1, fd, C.AF_UNIX);
   stats.handoffTaken();
   t.is(handoff.inFlight(), 2);
   t.is(handoff.reclaim(), 2);
@@ -48,7 +48,7 @@ test('every hand-off is one record in the worker loop ring', (t) => {
   const { handoff, ring } = queue();
   const [a, b] = native.socketpair(C.AF_UNIX, C.SOCK_STREAM, 0);
   t.is(ring.depth(), 0);
-  handoff.hand(7, a);
+  handoff.hand(7, a, C.AF_UNIX);
   t.true(ring.depth() > 0);
   handoff.reclaim();
   native.close(b);
@@ -58,7 +58,7 @@ test('hand throws RingClosedError when the worker loop is closed, and the fd sta
   const { handoff, ring } = queue();
   const [a, b] = native.socketpair(C.AF_UNIX, C.SOCK_STREAM, 0);
   ring.close();
-  t.throws(() => handoff.hand(1, a), { name: 'RingClosedError' });
+  t.throws(() => handoff.hand(1, a, C.AF_UNIX), { name: 'RingClosedError' });
   t.is(handoff.inFlight(), 0);
   t.true(isOpen(a));
   native.close(a);

@@ -64,6 +64,20 @@ test('accept returns null when no connection is pending, then [fd, peer address]
   t.true(native.isNonBlocking(fd));
 });
 
+test('acceptFd returns null when no connection is pending, then the new non-blocking fd, connected to the client', (t) => {
+  const [server, port] = listener(t);
+  t.is(native.acceptFd(server), null);
+  const client = native.socket(AF_INET, SOCK_STREAM, 0);
+  t.teardown(() => native.close(client));
+  native.connect(client, AF_INET, '127.0.0.1', port);
+  let fd: number | null = null;
+  while (fd === null) fd = native.acceptFd(server);
+  const accepted = fd;
+  t.teardown(() => native.close(accepted));
+  t.deepEqual(native.getpeername(accepted), native.getsockname(client));
+  t.true(native.isNonBlocking(accepted));
+});
+
 test('recv and send return null instead of blocking, and move bytes otherwise', (t) => {
   const [a, b] = native.socketpair(AF_UNIX, SOCK_STREAM, 0);
   t.teardown(() => {

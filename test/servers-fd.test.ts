@@ -80,9 +80,9 @@ test.serial('a plain createUnixServer connection is served by an FdTransport nam
 
 test.serial('connections pending in the backlog are all accepted in one readiness event', async (t) => {
   const count = 40;
-  const accept = native.accept;
+  const accept = native.acceptFd;
   const results: boolean[] = [];
-  native.accept = (fd) => {
+  native.acceptFd = (fd) => {
     const accepted = accept(fd);
     results.push(accepted !== null);
     return accepted;
@@ -108,7 +108,7 @@ test.serial('connections pending in the backlog are all accepted in one readines
     for (const c of clients) c.destroy();
     await loop.runUntilComplete(() => closeServer(server));
   } finally {
-    native.accept = accept;
+    native.acceptFd = accept;
     for (const c of clients) c.destroy();
     loop.close();
   }

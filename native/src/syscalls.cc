@@ -236,28 +236,45 @@ napi_value Listen(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// accept(fd) -> [fd, peerAddress] | null when no connection is pending. The
-// new fd is non-blocking and close-on-exec from birth (accept4).
+// One accept4 of a pending connection on listening `fd`: the new fd
+// (non-blocking and close-on-exec from birth), or -1 with errno set.
+// ECONNABORTED (the peer gave up while queued) counts as none pending.
+int AcceptOne(int fd, sockaddr_storage* addr, socklen_t* len) {
+  int conn;
+  do {
+    *len = sizeof(*addr);
+    conn = accept4(fd, reinterpret_cast<sockaddr*>(addr), len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  } while (conn < 0 && errno == EINTR);
+  if (conn < 0 && errno == ECONNABORTED) errno = EAGAIN;
+  return conn;
+}
+
+// accept(fd) -> [fd, peerAddress] | null when no connection is pending.
 napi_value Accept(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (!ArgFd(env, info, &fd)) return nullptr;
   sockaddr_storage addr;
-  socklen_t len = sizeof(addr);
-  int conn;
-  do {
-    len = sizeof(addr);
-    conn = accept4(fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  } while (conn < 0 && errno == EINTR);
-  if (conn < 0) {
-    // ECONNABORTED: the peer gave up while queued; nothing to hand out.
-    if (WouldBlock(errno) || errno == ECONNABORTED) return Null(env);
-    return ThrowErrno(env, "accept", errno);
-  }
+  socklen_t len;
+  int conn = AcceptOne(fd, &addr, &len);
+  if (conn < 0) return WouldBlock(errno) ? Null(env) : ThrowErrno(env, "accept", errno);
   napi_value result;
   napi_create_array_with_length(env, 2, &result);
   napi_set_element(env, result, 0, Int(env, conn));
   napi_set_element(env, result, 1, AddressValue(env, addr, len));
   return result;
+}
+
+// acceptFd(fd) -> fd | null: accept without the peer's address, for servers
+// that hand the fd on: it saves an inet_ntop, a string and an array per
+// connection that nobody reads.
+napi_value AcceptFd(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (!ArgFd(env, info, &fd)) return nullptr;
+  sockaddr_storage addr;
+  socklen_t len;
+  int conn = AcceptOne(fd, &addr, &len);
+  if (conn < 0) return WouldBlock(errno) ? Null(env) : ThrowErrno(env, "accept", errno);
+  return Int(env, conn);
 }
 
 // Reads the (fd, buffer, offset, length) arguments of recv and send: `*bytes`
@@ -500,6 +517,7 @@ void InitSyscalls(napi_env env, napi_value exports) {
   SetMethod(env, exports, "connectResult", ConnectResult);
   SetMethod(env, exports, "listen", Listen);
   SetMethod(env, exports, "accept", Accept);
+  SetMethod(env, exports, "acceptFd", AcceptFd);
   SetMethod(env, exports, "recv", Recv);
   SetMethod(env, exports, "send", Send);
   SetMethod(env, exports, "shutdown", Shutdown);
