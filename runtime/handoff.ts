@@ -51,8 +51,8 @@ export class HandoffQueue {
 
   /**
    * Sends `fd` (a socket of `family`, accepted for server `serverId`) to
-   * the worker, which owns it from now on. Throws (RingClosedError) if the worker's loop is closed;
-   * `fd` is then still the caller's.
+   * the worker, which owns it from now on. Throws (RingClosedError) if the
+   * worker's loop is closed; `fd` is then still the caller's.
    */
   hand(serverId: number, fd: number, family: number): void {
     this.#ref.callSoonThreadsafe(CONNECTION_CALL, serverId, fd, family);

@@ -22,9 +22,8 @@ export interface ServerHost {
   readonly loop: EventLoop;
   /**
    * Hands `fd` (a connected socket of `family`) to the worker at `index`
-   * in the dispatch candidates; throws
-   * RingClosedError when that worker's loop is gone (the fd is then still
-   * the caller's).
+   * in the dispatch candidates; throws RingClosedError when that worker's
+   * loop is gone (the fd is then still the caller's).
    */
   hand(index: number, serverId: number, fd: number, family: number): void;
   /** Marks the worker at `index` as gone, after a hand-off found its loop closed. */
