@@ -12,9 +12,9 @@
  *
  * Rounds alternate (alone, beside the spinner) after a warm-up; prints the
  * median of each, and their ratio `cpu_sharing_slowdown`. On the 2-vCPU VM
- * of bench/RESULTS.md it read 1.34–1.9x while the loop alone ran fast
- * (51–56 ms) and ~1.0 while it ran slow (77–90 ms alone): a busy sibling,
- * ours or the host's, costs the other vCPU a third to a half of its speed.
+ * of bench/RESULTS.md it read from 0.87x to 1.94x within half an hour:
+ * at times a busy sibling vCPU costs the other a third to a half of its
+ * speed, at times the loop is as slow alone (the host's other load).
  */
 import { Worker } from 'node:worker_threads';
 import { createReporter } from './report.js';
