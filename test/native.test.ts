@@ -50,32 +50,34 @@ test('a refused connect reports ECONNREFUSED with a negative errno and the sysca
   t.is(error.message, 'connect ECONNREFUSED');
 });
 
-test('accept returns null when no connection is pending, then [fd, peer address]', (t) => {
+/**
+ * A listening socket, checked to have nothing pending (`accept` returns
+ * null), then a client connecting to it; `accept` is called until it
+ * returns the connection. Everything is closed when the test ends.
+ */
+function acceptOne<T>(t: { teardown(fn: () => void): void; is(a: unknown, b: unknown): void }, accept: (fd: number) => T | null): { accepted: T; client: number } {
   const [server, port] = listener(t);
-  t.is(native.accept(server), null);
+  t.is(accept(server), null);
   const client = native.socket(AF_INET, SOCK_STREAM, 0);
   t.teardown(() => native.close(client));
   native.connect(client, AF_INET, '127.0.0.1', port);
-  let accepted: ReturnType<typeof native.accept> = null;
-  while (accepted === null) accepted = native.accept(server);
-  const [fd, peer] = accepted;
+  let accepted: T | null = null;
+  while (accepted === null) accepted = accept(server);
+  return { accepted, client };
+}
+
+test('accept returns null when no connection is pending, then [fd, peer address]', (t) => {
+  const { accepted: [fd, peer], client } = acceptOne(t, native.accept);
   t.teardown(() => native.close(fd));
   t.deepEqual(peer, native.getsockname(client));
   t.true(native.isNonBlocking(fd));
 });
 
 test('acceptFd returns null when no connection is pending, then the new non-blocking fd, connected to the client', (t) => {
-  const [server, port] = listener(t);
-  t.is(native.acceptFd(server), null);
-  const client = native.socket(AF_INET, SOCK_STREAM, 0);
-  t.teardown(() => native.close(client));
-  native.connect(client, AF_INET, '127.0.0.1', port);
-  let fd: number | null = null;
-  while (fd === null) fd = native.acceptFd(server);
-  const accepted = fd;
-  t.teardown(() => native.close(accepted));
-  t.deepEqual(native.getpeername(accepted), native.getsockname(client));
-  t.true(native.isNonBlocking(accepted));
+  const { accepted: fd, client } = acceptOne(t, native.acceptFd);
+  t.teardown(() => native.close(fd));
+  t.deepEqual(native.getpeername(fd), native.getsockname(client));
+  t.true(native.isNonBlocking(fd));
 });
 
 test('recv and send return null instead of blocking, and move bytes otherwise', (t) => {

@@ -236,31 +236,38 @@ napi_value Listen(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// One accept4 of a pending connection on listening `fd`: the new fd
-// (non-blocking and close-on-exec from birth), or -1 with errno set.
-// ECONNABORTED (the peer gave up while queued) counts as none pending.
-int AcceptOne(int fd, sockaddr_storage* addr, socklen_t* len) {
-  int conn;
+// A connection accepted by AcceptFromArgs.
+struct Accepted {
+  int fd;  // non-blocking and close-on-exec from birth (accept4)
+  sockaddr_storage peer;
+  socklen_t peer_len;
+};
+
+// Accepts one pending connection on the listening fd given as the call's
+// argument: true with `*out` filled, or false with `*early` to return:
+// null when none is pending (ECONNABORTED, a peer that gave up while
+// queued, counts as none), or nullptr with an exception pending.
+bool AcceptFromArgs(napi_env env, napi_callback_info info, Accepted* out, napi_value* early) {
+  int32_t fd;
+  *early = nullptr;
+  if (!ArgFd(env, info, &fd)) return false;
   do {
-    *len = sizeof(*addr);
-    conn = accept4(fd, reinterpret_cast<sockaddr*>(addr), len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  } while (conn < 0 && errno == EINTR);
-  if (conn < 0 && errno == ECONNABORTED) errno = EAGAIN;
-  return conn;
+    out->peer_len = sizeof(out->peer);
+    out->fd = accept4(fd, reinterpret_cast<sockaddr*>(&out->peer), &out->peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  } while (out->fd < 0 && errno == EINTR);
+  if (out->fd >= 0) return true;
+  *early = WouldBlock(errno) || errno == ECONNABORTED ? Null(env) : ThrowErrno(env, "accept", errno);
+  return false;
 }
 
 // accept(fd) -> [fd, peerAddress] | null when no connection is pending.
 napi_value Accept(napi_env env, napi_callback_info info) {
-  int32_t fd;
-  if (!ArgFd(env, info, &fd)) return nullptr;
-  sockaddr_storage addr;
-  socklen_t len;
-  int conn = AcceptOne(fd, &addr, &len);
-  if (conn < 0) return WouldBlock(errno) ? Null(env) : ThrowErrno(env, "accept", errno);
+  Accepted accepted;
   napi_value result;
+  if (!AcceptFromArgs(env, info, &accepted, &result)) return result;
   napi_create_array_with_length(env, 2, &result);
-  napi_set_element(env, result, 0, Int(env, conn));
-  napi_set_element(env, result, 1, AddressValue(env, addr, len));
+  napi_set_element(env, result, 0, Int(env, accepted.fd));
+  napi_set_element(env, result, 1, AddressValue(env, accepted.peer, accepted.peer_len));
   return result;
 }
 
@@ -268,13 +275,10 @@ napi_value Accept(napi_env env, napi_callback_info info) {
 // that hand the fd on: it saves an inet_ntop, a string and an array per
 // connection that nobody reads.
 napi_value AcceptFd(napi_env env, napi_callback_info info) {
-  int32_t fd;
-  if (!ArgFd(env, info, &fd)) return nullptr;
-  sockaddr_storage addr;
-  socklen_t len;
-  int conn = AcceptOne(fd, &addr, &len);
-  if (conn < 0) return WouldBlock(errno) ? Null(env) : ThrowErrno(env, "accept", errno);
-  return Int(env, conn);
+  Accepted accepted;
+  napi_value early;
+  if (!AcceptFromArgs(env, info, &accepted, &early)) return early;
+  return Int(env, accepted.fd);
 }
 
 // Reads the (fd, buffer, offset, length) arguments of recv and send: `*bytes`
