@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -55,7 +55,7 @@ test('a refused connect reports ECONNREFUSED with a negative errno and the sysca
  * null), then a client connecting to it; `accept` is called until it
  * returns the connection. Everything is closed when the test ends.
  */
-function acceptOne<T>(t: { teardown(fn: () => void): void; is(a: unknown, b: unknown): void }, accept: (fd: number) => T | null): { accepted: T; client: number } {
+function acceptOne<T>(t: ExecutionContext, accept: (fd: number) => T | null): { accepted: T; client: number } {
   const [server, port] = listener(t);
   t.is(accept(server), null);
   const client = native.socket(AF_INET, SOCK_STREAM, 0);
