@@ -69,8 +69,13 @@ export interface NativeBinding {
   readonly constants: NativeConstants;
   readonly UV_READABLE: number;
   readonly UV_WRITABLE: number;
-  /** Sets this thread's receiver of every poll event: `dispatch(id, status, events)`; `status < 0` is a libuv error, after which the watch is stopped until the next `pollStart`. */
-  pollInit(dispatch: (id: number, status: number, events: number) => void): void;
+  /**
+   * Sets this thread's receiver of poll events: the events of one libuv loop
+   * turn are written to `batch`, `(id, status, events)` each, and handed over
+   * as `dispatch(count)` (sooner when `batch` is full). `status < 0` is a
+   * libuv error, after which the watch is stopped until the next `pollStart`.
+   */
+  pollInit(dispatch: (count: number) => void, batch: Int32Array): void;
   /** A stopped, unreferenced uv_poll_t for `fd` on this thread's loop, reporting as `id`. Throws EEXIST if a libuv handle of this thread owns `fd`, EPERM if epoll cannot watch it. Makes `fd` non-blocking (libuv does). */
   pollOpen(fd: number, id: number): PollWatchHandle;
   /** Watches for `events` (UV_READABLE | UV_WRITABLE), replacing the previous mask. */

@@ -19,6 +19,12 @@
  * watching it) and re-arms it when the loop runs again; readiness is then
  * re-checked by the poller rather than reported stale.
  *
+ * The native layer hands over the events of a libuv loop turn together
+ * (one call into JS per turn); each names its watch by an id that is not
+ * reused (for 2^32 opens), so an event for a watch released earlier in the
+ * same turn is dropped even if its fd number was reused meanwhile, as
+ * libuv drops it.
+ *
  * Poll handles do not keep the thread alive: a running loop does that.
  * libuv makes a watched fd non-blocking.
  */
@@ -44,6 +50,8 @@ interface Registration {
 
 interface FdWatch {
   readonly fd: number;
+  /** Names the watch in native events; not reused for 2^32 opens. */
+  readonly id: number;
   readonly poll: PollWatchHandle;
   reader: Registration | null;
   writer: Registration | null;
@@ -53,9 +61,16 @@ interface FdWatch {
   retained: boolean;
 }
 
+/** By fd, and by id (for events). */
 const watches = new Map<number, FdWatch>();
+const watchesById = new Map<number, FdWatch>();
+let lastId = 0;
 
-native.pollInit(onPollEvent);
+/** Events a loop turn can hand over at once: (id, status, events) each. */
+const BATCH_EVENTS = 1024;
+const batch = new Int32Array(3 * BATCH_EVENTS);
+
+native.pollInit(onPollEvents, batch);
 
 /**
  * Resolves `fileobj` to an fd as asyncio does: an integer, or the result of
@@ -173,8 +188,9 @@ function drop(watch: FdWatch, registration: Registration): void {
 
 function open(fd: number, method: string): FdWatch {
   let poll: PollWatchHandle;
+  const id = (lastId = (lastId + 1) | 0);
   try {
-    poll = native.pollOpen(fd, fd);
+    poll = native.pollOpen(fd, id);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new RuntimeError(
@@ -184,13 +200,15 @@ function open(fd: number, method: string): FdWatch {
     }
     throw error;
   }
-  const watch: FdWatch = { fd, poll, reader: null, writer: null, armed: 0, retained: false };
+  const watch: FdWatch = { fd, id, poll, reader: null, writer: null, armed: 0, retained: false };
   watches.set(fd, watch);
+  watchesById.set(id, watch);
   return watch;
 }
 
 function release(watch: FdWatch): void {
   watches.delete(watch.fd);
+  watchesById.delete(watch.id);
   native.pollClose(watch.poll);
 }
 
@@ -204,8 +222,27 @@ function sync(watch: FdWatch): void {
   watch.armed = wanted;
 }
 
-function onPollEvent(fd: number, status: number, events: number): void {
-  const watch = watches.get(fd);
+/**
+ * The `count` events the native layer wrote to `batch`, in order. Each is
+ * handled even if one before it threw (a bug here: user callbacks report to
+ * their loop); the first such error is rethrown after the last event.
+ */
+function onPollEvents(count: number): void {
+  let failed = false;
+  let failure: unknown;
+  for (let i = 0; i < 3 * count; i += 3) {
+    try {
+      onPollEvent(batch[i]!, batch[i + 1]!, batch[i + 2]!);
+    } catch (error) {
+      if (!failed) failure = error;
+      failed = true;
+    }
+  }
+  if (failed) throw failure;
+}
+
+function onPollEvent(id: number, status: number, events: number): void {
+  const watch = watchesById.get(id);
   if (watch === undefined) return;
   if (status < 0) {
     // libuv stopped the handle on an fd error (POLLERR, as after a refused
@@ -221,7 +258,7 @@ function onPollEvent(fd: number, status: number, events: number): void {
   if (events & READABLE && watch.reader !== null) deliver(watch, watch.reader);
   // The reader may have removed or replaced the writer, or dropped the fd.
   if (events & WRITABLE && watch.writer !== null) deliver(watch, watch.writer);
-  if ((unwanted || status < 0) && watches.get(fd) === watch) sync(watch);
+  if ((unwanted || status < 0) && watchesById.get(id) === watch) sync(watch);
 }
 
 function deliver(watch: FdWatch, registration: Registration): void {

@@ -5,6 +5,6 @@
 import { native } from '../native/index.js';
 
 const [a] = native.socketpair(native.constants.AF_UNIX, native.constants.SOCK_STREAM, 0);
-native.pollInit(() => {});
+native.pollInit(() => {}, new Int32Array(3));
 native.pollStart(native.pollOpen(a, 1), native.UV_READABLE);
 setImmediate(() => process.exit(0));

@@ -139,6 +139,16 @@ test('poll handles deliver writable then readable events in a worker thread with
   t.deepEqual(message, { id: 7, status: 0, seen: ['writable'], data: 'ping' });
 });
 
+test('the poll events of one loop turn reach JS in one dispatch call', async (t) => {
+  const worker = runWorker('batch');
+  const message = await new Promise((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await worker.terminate();
+  t.deepEqual(message, { count: 2, ids: [1, 2] });
+});
+
 test('worker.terminate() with a started poll handle ends the worker cleanly', async (t) => {
   const worker = runWorker('armed');
   await new Promise((resolve) => worker.once('message', resolve));

@@ -297,6 +297,34 @@ test('a reader removed while its loop was stopped never runs, though its fd beca
   t.is(calls, 0);
 });
 
+test('an event of a watch released earlier in the same loop turn never reaches a new watch of the same fd number', async (t) => {
+  const loop = loopFor(t);
+  const pairs = [pair(t), pair(t)];
+  let first = true;
+  let freshCalls = 0;
+  // Whichever reader runs first closes the other's socket, whose readiness is already in this
+  // turn's events, and watches a new socket that takes the same fd number and has nothing to read.
+  const reader = (mine: Socket, other: Socket) => (): void => {
+    loop.removeReader(mine);
+    if (!first) return;
+    first = false;
+    const fd = other.fileno();
+    other.close();
+    const [fresh, peer] = socketpair();
+    t.teardown(() => [fresh, peer].forEach((s) => s.close()));
+    t.is(fresh.fileno(), fd, 'the new socket reuses the closed fd number');
+    loop.addReader(fresh, () => freshCalls++);
+    // Runs after every event of this turn.
+    loop.callSoon(() => loop.stop());
+  };
+  loop.addReader(pairs[0]![0], reader(pairs[0]![0], pairs[1]![0]));
+  loop.addReader(pairs[1]![0], reader(pairs[1]![0], pairs[0]![0]));
+  for (const [, w] of pairs) w.send(Buffer.from('x'));
+  await loop.runForever();
+  t.false(first);
+  t.is(freshCalls, 0);
+});
+
 test('readers and writers work on the loop of a worker thread', async (t) => {
   const worker = new Worker(new URL('./poll.worker.js', import.meta.url));
   const seen = await new Promise((resolve, reject) => {

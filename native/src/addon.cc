@@ -14,6 +14,7 @@ void FreeAddonData(napi_env env, void* raw, void*) {
   if (data->poll_function) napi_delete_reference(env, data->poll_function);
   if (data->poll_receiver) napi_delete_reference(env, data->poll_receiver);
   if (data->poll_context) napi_async_destroy(env, data->poll_context);
+  if (data->poll_batch_ref) napi_delete_reference(env, data->poll_batch_ref);
   delete data;
 }
 

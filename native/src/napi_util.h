@@ -15,10 +15,16 @@ namespace multiloop {
 
 // The addon's per-environment (per-thread) state, made at module load.
 struct AddonData {
-  // The JS function every poll event of this thread is delivered to.
+  // The JS function every poll event of this thread is delivered to, and
+  // the batch it reads them from (poll_watch.cc).
   napi_ref poll_function = nullptr;
   napi_ref poll_receiver = nullptr;
   napi_async_context poll_context = nullptr;
+  napi_ref poll_batch_ref = nullptr;
+  int32_t* poll_batch = nullptr;  // (id, status, events) per event
+  size_t poll_batch_capacity = 0;  // in events
+  size_t poll_pending = 0;         // events in the batch, not yet delivered
+  struct PollFlush* poll_flush = nullptr;
   // fds owned by Socket objects of this thread: closed when the environment
   // is torn down (a worker ending or terminated) so that none leaks.
   std::unordered_set<int> owned_fds;
