@@ -23,6 +23,20 @@ function runWorker(mode: string): Worker {
   return new Worker(new URL('./native.worker.js', import.meta.url), { workerData: { mode } });
 }
 
+/** The first message of test/native.worker.ts in `mode`; the worker is then terminated. Rejects if it fails or exits first. */
+async function firstReport(mode: string): Promise<unknown> {
+  const worker = runWorker(mode);
+  try {
+    return await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before reporting`)));
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
+
 test('a refused connect reports ECONNREFUSED with a negative errno and the syscall', (t) => {
   // A bound socket that does not listen: the kernel refuses connections to its port.
   const bound = native.socket(AF_INET, SOCK_STREAM, 0);
@@ -129,24 +143,11 @@ test('socketpairs and dup fds leak no fd once closed', (t) => {
 });
 
 test('poll handles deliver writable then readable events in a worker thread without consuming data', async (t) => {
-  const worker = runWorker('events');
-  const message = await new Promise<{ id: number; status: number; seen: string[]; data: string }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before reporting`)));
-  });
-  await worker.terminate();
-  t.deepEqual(message, { id: 7, status: 0, seen: ['writable'], data: 'ping' });
+  t.deepEqual(await firstReport('events'), { id: 7, status: 0, seen: ['writable'], data: 'ping' });
 });
 
 test('the poll events of one loop turn reach JS in one dispatch call', async (t) => {
-  const worker = runWorker('batch');
-  const message = await new Promise((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  await worker.terminate();
-  t.deepEqual(message, { count: 2, ids: [1, 2] });
+  t.deepEqual(await firstReport('batch'), { count: 2, ids: [1, 2] });
 });
 
 test('worker.terminate() with a started poll handle ends the worker cleanly', async (t) => {
