@@ -19,6 +19,7 @@ import { constants as osConstants } from 'node:os';
 import { native, systemError, type NativeAddress } from '../native/index.js';
 import { logger } from './log.js';
 import { forgetFd } from './poll.js';
+import { receive } from './read_arena.js';
 import { describe } from './validate.js';
 
 const C = native.constants;
@@ -49,10 +50,6 @@ export const SHUT_RDWR = C.SHUT_RDWR;
 
 /** A socket address in asyncio's shape. */
 export type SocketAddress = NativeAddress;
-
-/** The reused receive buffer of `_tryRecv`. */
-const SCRATCH_SIZE = 64 * 1024;
-const scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
 
 /** Python's default listen() backlog: min(SOMAXCONN, 128). */
 const DEFAULT_BACKLOG = 128;
@@ -226,16 +223,7 @@ export class Socket {
 
   /** @internal recv() of a checked `bufsize` that returns null instead of throwing EAGAIN. */
   _tryRecv(bufsize: number, method: string): Buffer | null {
-    // Reads usually return far less than asked: up to SCRATCH_SIZE they land
-    // in one reused buffer and only the bytes read are copied out (from
-    // Node's pool when small), instead of allocating `bufsize` every call.
-    const buffer = bufsize <= SCRATCH_SIZE ? scratch : Buffer.allocUnsafe(bufsize);
-    const n = native.recv(this.open(method), buffer, 0, bufsize);
-    if (n === null) return null;
-    if (buffer !== scratch) return n === bufsize ? buffer : buffer.subarray(0, n);
-    const data = Buffer.allocUnsafe(n);
-    scratch.copy(data, 0, 0, n);
-    return data;
+    return receive(this.open(method), bufsize);
   }
 
   /** @internal send() of `data[offset:]` that returns null instead of throwing EAGAIN. */

@@ -82,6 +82,32 @@ test('socketpair() gives two connected non-blocking sockets', (t) => {
   t.is(a.getpeername(), '');
 });
 
+test('Buffers from recv keep their bytes while later reads fill many read arenas', (t) => {
+  const [a, b] = pair(t);
+  // ~1.2 MiB in reads of 1 B to 24 KiB: arenas are 64 KiB, so reads start new ones and are cut to an arena's room.
+  const sent = Array.from({ length: 120 }, (_, i) => Buffer.alloc(((i * 7919) % 24_576) + 1, i));
+  const received: Buffer[] = [];
+  for (const chunk of sent) {
+    t.is(a.send(chunk), chunk.length);
+    for (let got = 0; got < chunk.length; ) {
+      const data = b.recv(64 * 1024);
+      received.push(data);
+      got += data.length;
+    }
+  }
+  t.true(Buffer.concat(received).equals(Buffer.concat(sent)));
+});
+
+test('recv returns at most bufsize bytes, and more than a read arena (64 KiB) in one call when that much waits', (t) => {
+  const [a, b] = pair(t);
+  const data = Buffer.alloc(100 * 1024, 7);
+  t.is(a.send(data), data.length);
+  t.is(b.recv(10).length, 10);
+  const rest = b.recv(200 * 1024);
+  t.is(rest.length, data.length - 10);
+  t.true(rest.equals(data.subarray(10)));
+});
+
 test('recv, send and accept that would block throw EAGAIN; connect throws EINPROGRESS', (t) => {
   const [a] = pair(t);
   t.throws(() => a.recv(10), { code: 'EAGAIN', message: 'recv EAGAIN' });
