@@ -13,6 +13,7 @@
  * small Buffer kept for long keeps its whole arena (64 KiB) alive. Keep a
  * copy (`Buffer.from(data)`) of small pieces held for a long time.
  */
+import { markAsUntransferable } from 'node:worker_threads';
 import { native } from '../native/index.js';
 
 const ARENA_SIZE = 64 * 1024;
@@ -23,7 +24,7 @@ const ARENA_SIZE = 64 * 1024;
  */
 const MIN_ROOM = 8 * 1024;
 
-let arena = Buffer.allocUnsafeSlow(ARENA_SIZE);
+let arena = newArena();
 /** Bytes of `arena` handed out; a multiple of 8, so that every view starts 8-byte aligned, as Node's pool does. */
 let used = 0;
 
@@ -37,7 +38,7 @@ export function receive(fd: number, bufsize: number): Buffer | null {
   if (bufsize > ARENA_SIZE) return receiveAlone(fd, bufsize);
   let room = ARENA_SIZE - used;
   if (room < bufsize && room < MIN_ROOM) {
-    arena = Buffer.allocUnsafeSlow(ARENA_SIZE);
+    arena = newArena();
     used = 0;
     room = ARENA_SIZE;
   }
@@ -46,6 +47,17 @@ export function receive(fd: number, bufsize: number): Buffer | null {
   if (n === null) return null;
   used = at + ((n + 7) & ~7);
   return Buffer.from(arena.buffer, at, n);
+}
+
+/**
+ * A fresh arena. Its memory cannot be transferred to another thread (which
+ * would detach it under every Buffer that views it, and under the reads to
+ * come): a transfer list that names it copies it instead, as for Node's pool.
+ */
+function newArena(): Buffer {
+  const buffer = Buffer.allocUnsafeSlow(ARENA_SIZE);
+  markAsUntransferable(buffer.buffer);
+  return buffer;
 }
 
 /** A read larger than an arena, into a buffer of its own. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import {
   AF_INET, AF_INET6, AF_UNIX, CancelledError, RuntimeError, SHUT_WR, SO_REUSEADDR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET,
   Socket, newEventLoop, socket, socketpair, type EventLoop, type SocketAddress,
@@ -96,6 +96,23 @@ test('Buffers from recv keep their bytes while later reads fill many read arenas
     }
   }
   t.true(Buffer.concat(received).equals(Buffer.concat(sent)));
+});
+
+test("a transfer list naming a received Buffer's memory cannot detach it (Node 20 copies it, later Node throws DataCloneError)", (t) => {
+  const [a, b] = pair(t);
+  a.send(Buffer.from('first'));
+  const first = b.recv(10);
+  const { port1, port2 } = new MessageChannel();
+  t.teardown(() => port1.close());
+  try {
+    port1.postMessage(first, [first.buffer as ArrayBuffer]);
+  } catch (error) {
+    t.is((error as Error).name, 'DataCloneError');
+  }
+  a.send(Buffer.from('second'));
+  t.is(b.recv(10).toString(), 'second');
+  t.is(first.toString(), 'first');
+  port2.close();
 });
 
 test('recv returns at most bufsize bytes, and more than a read arena (64 KiB) in one call when that much waits', (t) => {
