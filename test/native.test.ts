@@ -128,6 +128,9 @@ test('close of a closed fd throws EBADF', (t) => {
 test('wrong argument types throw TypeError naming the argument', (t) => {
   t.throws(() => native.socket('2' as unknown as number, SOCK_STREAM, 0), { instanceOf: TypeError, message: /family/ });
   t.throws(() => native.recv(0, 'abc' as unknown as Buffer, 0, 1), { instanceOf: TypeError, message: /buffer/ });
+  t.throws(() => native.send(0, new Uint16Array(2) as unknown as Buffer, 0, 1), { instanceOf: TypeError, message: /buffer must be a Uint8Array/ });
+  t.throws(() => native.send(0, Buffer.alloc(1), '0' as unknown as number, 1), { instanceOf: TypeError, message: /offset must be a number/ });
+  t.throws(() => native.recv(null as unknown as number, Buffer.alloc(1), 0, 1), { instanceOf: TypeError, message: /fd must be a number/ });
   t.throws(() => native.pollStart({} as never, 1), { instanceOf: TypeError, message: /watch/ });
 });
 

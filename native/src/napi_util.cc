@@ -48,31 +48,25 @@ bool GetArgs(napi_env env, napi_callback_info info, Args* args, size_t required)
 }
 
 bool ArgInt32(napi_env env, napi_value v, const char* name, int32_t* out) {
-  napi_valuetype type;
-  napi_typeof(env, v, &type);
-  if (type != napi_number) {
+  // The status says whether v is a number: one N-API call per argument, not a typeof first.
+  if (napi_get_value_int32(env, v, out) != napi_ok) {
     std::string message = std::string(name) + " must be a number";
     ThrowType(env, message.c_str());
     return false;
   }
-  napi_get_value_int32(env, v, out);
   return true;
 }
 
 bool ArgBytes(napi_env env, napi_value v, const char* name, uint8_t** data, size_t* len) {
-  bool is_typed = false;
-  napi_is_typedarray(env, v, &is_typed);
+  // napi_get_typedarray_info fails (napi_invalid_arg) for anything but a typed array: no separate check.
   napi_typedarray_type type = napi_int8_array;
-  if (is_typed) {
-    void* raw = nullptr;
-    napi_get_typedarray_info(env, v, &type, len, &raw, nullptr, nullptr);
-    *data = static_cast<uint8_t*>(raw);
-  }
-  if (!is_typed || type != napi_uint8_array) {
+  void* raw = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, len, &raw, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
     std::string message = std::string(name) + " must be a Uint8Array or Buffer";
     ThrowType(env, message.c_str());
     return false;
   }
+  *data = static_cast<uint8_t*>(raw);
   return true;
 }
 
