@@ -17,7 +17,7 @@ import { createPolicy, type DispatchCandidate } from './dispatch.js';
 import type { EventLoop } from './event_loop.js';
 import { HandoffQueue } from './handoff.js';
 import type { LoopStats, LoopStatsSnapshot } from './loop_stats.js';
-import { openListeners, type ListenSpec } from './listening_socket.js';
+import { ListeningSocket, openListeners, sharedTraits, type ListenSpec } from './listening_socket.js';
 import { RuntimeServer, type ServerHost } from './runtime_server.js';
 import { checkBacklog } from './servers.js';
 import { checkHost, checkPort, nodeFamily } from './tcp.js';
@@ -99,7 +99,7 @@ export class Coordinator implements ServerHost {
     if (typeof name !== 'string' || name === '') throw new TypeError(`name must be the non-empty name of a registered function, not ${JSON.stringify(name)}`);
     if (typeof options !== 'object' || options === null) throw new TypeError(`opts must be an object, not ${options === null ? 'null' : typeof options}`);
     const policy = createPolicy(options.policy);
-    const spec: ServeSpec = { kind, name, ssl: checkServerSsl(options.ssl), limit: checkLimit(options.limit, kind) };
+    const spec: Omit<ServeSpec, 'accepted'> = { kind, name, ssl: checkServerSsl(options.ssl), limit: checkLimit(options.limit, kind) };
     const listen: ListenSpec = {
       host,
       port: 0,
@@ -118,17 +118,27 @@ export class Coordinator implements ServerHost {
     }
     const id = this.#nextServerId++;
     const fds = await openListeners(listen);
-    // Recorded first: a worker being put in place meanwhile serves it too (workerReplaced).
-    this.#specs.set(id, spec);
+    const sockets: ListeningSocket[] = [];
     try {
-      await Promise.all(this.#accepting().map((slot) => slot.ref.call(SERVE_CALL, id, spec)));
+      for (const fd of fds) sockets.push(new ListeningSocket(fd));
     } catch (exc) {
-      for (const fd of fds) native.close(fd);
+      // A ListeningSocket that failed closed its fd; those after it are still ours.
+      for (const fd of fds.slice(sockets.length + 1)) native.close(fd);
+      for (const sock of sockets) sock._close();
+      throw exc;
+    }
+    const served: ServeSpec = { ...spec, accepted: sharedTraits(sockets) };
+    // Recorded first: a worker being put in place meanwhile serves it too (workerReplaced).
+    this.#specs.set(id, served);
+    try {
+      await Promise.all(this.#accepting().map((slot) => slot.ref.call(SERVE_CALL, id, served)));
+    } catch (exc) {
+      for (const sock of sockets) sock._close();
       this.#specs.delete(id);
       await this.#unserveAll(id);
       throw exc;
     }
-    const server = new RuntimeServer(this, id, fds, policy);
+    const server = new RuntimeServer(this, id, sockets, policy);
     this.#servers.set(id, server);
     return server;
   }

@@ -21,6 +21,7 @@
 import type { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
 import type { Handle } from './handles.js';
+import type { AcceptedTraits } from './listening_socket.js';
 import { addSocketWatch, removeHandle } from './poll.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { AF_UNIX, IPPROTO_TCP, SHUT_WR, SOCK_STREAM, Socket, TCP_NODELAY } from './socket.js';
@@ -120,7 +121,7 @@ export class FdTransport<P extends Protocol = Protocol> extends StreamTransportB
     this._owner = owner;
     try {
       if (sock.getblocking()) sock.setblocking(false);
-      if (sock.family !== AF_UNIX) sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);
+      if (sock.family !== AF_UNIX && !sock._noDelay) sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);
       // Before connectionMade, which may run now and close the transport.
       this._startReading();
     } catch (exc) {
@@ -337,9 +338,23 @@ function addressOrNull<T>(get: () => T): T | null {
  * `family` (as `accept4` makes them), as a Socket of this thread: from now
  * on it is closed if the thread ends. Nothing is asked of the OS, so an fd
  * that is no socket fails at the transport's set-up, which closes it.
+ * `noDelay`: its TCP_NODELAY is on already (see AcceptedTraits).
  */
-export function adoptConnectedFd(fd: number, family: number): Socket {
-  return new Socket(family, SOCK_STREAM, 0, fd, false);
+export function adoptConnectedFd(fd: number, family: number, noDelay = false): Socket {
+  const sock = new Socket(family, SOCK_STREAM, 0, fd, false);
+  sock._noDelay = noDelay;
+  return sock;
+}
+
+/**
+ * The extra info that the connections of a listener with `traits` share,
+ * `extra` added over it: passed to `startFdTransport`, it spares each
+ * connection the system calls for what the traits already say. One object
+ * for all of them, made once per listener.
+ */
+export function acceptedExtra(traits: AcceptedTraits, extra: Record<string, unknown> | null): Record<string, unknown> | null {
+  // Frozen: every connection's extra info holds this one array (it may have come through a ring).
+  return traits.sockname === null ? extra : { sockname: Object.freeze(traits.sockname), ...extra };
 }
 
 /**

@@ -15,7 +15,7 @@ import { RingClosedError } from '../shared/ring.js';
 import type { BaseEventLoop } from './base_events.js';
 import type { DispatchCandidate, DispatchPolicy } from './dispatch.js';
 import type { EventLoop } from './event_loop.js';
-import { ListeningSocket } from './listening_socket.js';
+import type { ListeningSocket } from './listening_socket.js';
 
 /** What a RuntimeServer needs from the coordinator. */
 export interface ServerHost {
@@ -42,12 +42,12 @@ export class RuntimeServer {
   readonly #closed: Promise<void>;
   #markClosed: (ended: Promise<void>) => void = () => {};
 
-  /** Starts accepting on `fds` (listening, non-blocking; the server owns them from now on). */
-  constructor(host: ServerHost, id: number, fds: number[], policy: DispatchPolicy) {
+  /** Starts accepting on `sockets` (the server owns them from now on). */
+  constructor(host: ServerHost, id: number, sockets: ListeningSocket[], policy: DispatchPolicy) {
     this.#host = host;
     this.id = id;
     this.#policy = policy;
-    this.sockets = fds.map((fd) => new ListeningSocket(fd));
+    this.sockets = sockets;
     this.#closed = new Promise((resolve) => (this.#markClosed = resolve));
     const dispatch = (fd: number, family: number): void => this.#dispatch(fd, family);
     for (const sock of this.sockets) sock._startAccepting(host.loop, dispatch, { server: this });

@@ -12,7 +12,7 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import { native } from '../native/index.js';
 import type { BaseEventLoop } from './base_events.js';
-import { adoptConnectedFd, startFdTransport } from './fd_transport.js';
+import { acceptedExtra, adoptConnectedFd, startFdTransport } from './fd_transport.js';
 import { adoptListener, ListeningSocket, openListeners, openUnixListener } from './listening_socket.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { acceptedConnection, checkHost, checkPort, checkProtocolFactory, detachedFd, nodeFamily, type ConnectionOwner } from './tcp.js';
@@ -211,16 +211,20 @@ function serveNative<P extends Protocol>(
   }
   const sockets = fds.map((fd) => new ListeningSocket(fd));
   const server = new Server(loop, sockets, path);
-  const serve = (fd: number, family: number): void => {
-    try {
-      startFdTransport(loop, adoptConnectedFd(fd, family), protocolFactory, server, extra);
-    } catch (exception) {
-      // The connection was closed; the server goes on accepting.
-      const message = 'protocol factory or socket set-up failed for an accepted connection; it was closed';
-      loop.callExceptionHandler({ message, exception, server });
-    }
-  };
-  for (const sock of sockets) sock._startAccepting(loop, serve, { server });
+  for (const sock of sockets) {
+    const { noDelay } = sock.accepted;
+    const connectionExtra = acceptedExtra(sock.accepted, extra);
+    const serve = (fd: number, family: number): void => {
+      try {
+        startFdTransport(loop, adoptConnectedFd(fd, family, noDelay), protocolFactory, server, connectionExtra);
+      } catch (exception) {
+        // The connection was closed; the server goes on accepting.
+        const message = 'protocol factory or socket set-up failed for an accepted connection; it was closed';
+        loop.callExceptionHandler({ message, exception, server });
+      }
+    };
+    sock._startAccepting(loop, serve, { server });
+  }
   return server;
 }
 

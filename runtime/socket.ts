@@ -72,6 +72,8 @@ export class Socket {
   readonly proto: number;
   private fd: number;
   private blocking: boolean;
+  /** @internal TCP_NODELAY is known to be on (inherited from the listener that accepted the socket): a transport need not set it. */
+  _noDelay = false;
 
   /**
    * A new socket (default AF_INET, SOCK_STREAM), or, with `fileno`, a Socket

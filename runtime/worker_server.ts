@@ -24,7 +24,8 @@ import tls from 'node:tls';
 import type { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
 import type { EventLoop } from './event_loop.js';
-import { adoptConnectedFd, FdTransport, startFdTransport } from './fd_transport.js';
+import { acceptedExtra, adoptConnectedFd, FdTransport, startFdTransport } from './fd_transport.js';
+import type { AcceptedTraits } from './listening_socket.js';
 import { CONNECTION_CALL, takeHandoff } from './handoff.js';
 import { native } from '../native/index.js';
 import type { LoopStats } from './loop_stats.js';
@@ -44,6 +45,8 @@ export interface ServeSpec {
   ssl: tls.SecureContextOptions | null;
   /** The StreamReader buffer limit (streams only). */
   limit: number | null;
+  /** What every connection of the server has from its listening sockets. */
+  accepted: AcceptedTraits;
 }
 
 /** The names under which every worker loop registers its side of the runtime's servers (reserved: 'multiloop.' prefix). */
@@ -56,6 +59,15 @@ export type RegisteredLookup = (name: string) => unknown;
 
 /** How often a drain re-checks its connections (seconds): an HTTP keep-alive connection turns idle only when its response ends. */
 const DRAIN_POLL = 0.05;
+
+/** How a protocol or streams server without TLS serves each handed-off fd: made once per server. */
+interface FdServing {
+  readonly factory: ProtocolFactory<Protocol>;
+  /** The fd's TCP_NODELAY is on already (AcceptedTraits). */
+  readonly noDelay: boolean;
+  /** The extra info every connection shares (its local address, when the traits know it). */
+  readonly extra: Record<string, unknown> | null;
+}
 
 /** An open connection: a Node socket (TLS, HTTP), or the transport that serves the fd. */
 type Connection = net.Socket | FdTransport;
@@ -108,9 +120,10 @@ export class WorkerServer {
     } else {
       const factory: ProtocolFactory<Protocol> =
         spec.kind === 'streams' ? this.#streamsFactory(handler as ClientConnected, spec.limit) : (handler as ProtocolFactory<Protocol>);
+      const serving: FdServing = { factory, noDelay: spec.accepted.noDelay, extra: acceptedExtra(spec.accepted, null) };
       accept =
         context === null
-          ? (served, fd, family) => this.#acceptFd(serverId, served, fd, family, factory)
+          ? (served, fd, family) => this.#acceptFd(serverId, served, fd, family, serving)
           : (served, fd) => this.#acceptSocket(serverId, served, fd, (sock) => void acceptedConnection(this.#loop, sock, factory, context));
     }
     const served: Served = { accept: (fd, family) => accept(served, fd, family), connections: new Set(), http: server, closed: false, idleWaiters: [] };
@@ -195,20 +208,20 @@ export class WorkerServer {
   }
 
   /**
-   * Serves `fd` with an FdTransport and a protocol of `factory`; counted
-   * until its `connectionLost` ran. A failing factory (or socket set-up)
-   * goes to the loop's exception handler, and the fd is closed.
+   * Serves `fd` with an FdTransport and a protocol of `serving.factory`;
+   * counted until its `connectionLost` ran. A failing factory (or socket
+   * set-up) goes to the loop's exception handler, and the fd is closed.
    */
-  #acceptFd(serverId: number, served: Served, fd: number, family: number, factory: ProtocolFactory<Protocol>): void {
+  #acceptFd(serverId: number, served: Served, fd: number, family: number, serving: FdServing): void {
     // Counted before it is wrapped: see handoff.ts.
     this.#stats.handoffTaken();
-    const sock = adoptConnectedFd(fd, family);
+    const sock = adoptConnectedFd(fd, family, serving.noDelay);
     let transport: FdTransport;
     // Counted once the transport exists and before its protocol runs (a policy must never see a
     // connection that already answered its client missing); its connectionLost runs later, from the loop.
     const owner = { _attach: () => this.#stats.connectionOpened(), _detach: () => this.#ended(serverId, served, transport) };
     try {
-      transport = startFdTransport(this.#loop, sock, factory, owner);
+      transport = startFdTransport(this.#loop, sock, serving.factory, owner, serving.extra);
     } catch (exc) {
       this.#loop.callExceptionHandler({ message: 'cannot serve an accepted connection', exception: exc });
       return;

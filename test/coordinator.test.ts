@@ -148,6 +148,33 @@ test('a protocol server echoes through the worker that took the connection', asy
   t.is(await echoOnce(portOf(server), 'hello, worker'), 'hello, worker');
 });
 
+/** The line a 'names' connection answers, parsed, with the client's own port. */
+async function namesOf(port: number): Promise<{ sockname: unknown; peername: unknown; noDelay: number; clientPort: number }> {
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => sock.once('connect', resolve));
+  const clientPort = sock.localPort!;
+  let text = '';
+  for await (const chunk of sock) text += String(chunk);
+  return { ...JSON.parse(text), clientPort };
+}
+
+test('a handed-off connection has TCP_NODELAY on and knows its sockname and peername', async (t) => {
+  const runtime = await start(t);
+  const server = await runtime.createServer('names', '127.0.0.1', 0);
+  const names = await namesOf(portOf(server));
+  t.deepEqual(names.sockname, ['127.0.0.1', portOf(server)]);
+  t.deepEqual(names.peername, ['127.0.0.1', names.clientPort]);
+  t.is(names.noDelay, 1);
+});
+
+test("a handed-off connection of a server on 0.0.0.0 has its own local address as sockname, not the listener's", async (t) => {
+  const runtime = await start(t);
+  const server = await runtime.createServer('names', '0.0.0.0', 0);
+  const names = await namesOf(portOf(server));
+  t.deepEqual(names.sockname, ['127.0.0.1', portOf(server)]);
+  t.is(names.noDelay, 1);
+});
+
 test('an exception in a worker loop\'s protocol goes to that loop\'s exception handler, and the loop serves on', async (t) => {
   const runtime = await start(t);
   const reports: [number, string][] = [];

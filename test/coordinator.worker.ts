@@ -4,7 +4,7 @@
  */
 import type http from 'node:http';
 import { threadId } from 'node:worker_threads';
-import { Protocol, type EventLoop, type LoopRef, type StreamReader, type StreamWriter, type Transport } from 'multiloop';
+import { IPPROTO_TCP, Protocol, TCP_NODELAY, type EventLoop, type Socket, type LoopRef, type StreamReader, type StreamWriter, type Transport } from 'multiloop';
 import { EchoProtocol } from '../examples/echo_protocol.js';
 
 /** Says which worker serves the connection, then echoes. */
@@ -22,6 +22,17 @@ class WhoAmI extends EchoProtocol {
   }
 }
 
+/** Answers a line of JSON: the connection's sockname and peername, and whether its TCP_NODELAY is on; then closes. */
+class Names extends Protocol {
+  override connectionMade(transport: Transport): void {
+    const sock = transport.getExtraInfo('socket') as Socket;
+    const noDelay = sock.getsockopt(IPPROTO_TCP, TCP_NODELAY);
+    const names = { sockname: transport.getExtraInfo('sockname'), peername: transport.getExtraInfo('peername'), noDelay };
+    transport.write(Buffer.from(`${JSON.stringify(names)}\n`));
+    transport.close();
+  }
+}
+
 /** Fails on the first bytes it gets. */
 class Faulty extends Protocol {
   override dataReceived(): void {
@@ -33,6 +44,7 @@ export default function setup(loop: EventLoop, ctx: { index: number; loops: Loop
   loop.register('echo', () => new EchoProtocol());
   loop.register('whoami', () => new WhoAmI(ctx.index));
   loop.register('faulty', () => new Faulty());
+  loop.register('names', () => new Names());
   // Reports from this loop's exception handler reach the test through the coordinator.
   loop.setExceptionHandler((_loop, context) => ctx.coordinator.callSoonThreadsafe('workerReported', ctx.index, context.message));
   loop.register('streamsEcho', async (reader: StreamReader, writer: StreamWriter) => {

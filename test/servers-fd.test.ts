@@ -61,6 +61,53 @@ test.serial('a plain createServer connection is served by an FdTransport on a na
   });
 });
 
+test.serial("a server on 0.0.0.0 gives each connection its own local address as sockname, not the listener's", async (t) => {
+  await withLoop(async (loop) => {
+    const { factory, first } = recording(loop);
+    const server = await loop.createServer(factory, '0.0.0.0', 0);
+    const client = await connect({ port: portOf(server), host: '127.0.0.1' });
+    const peer = await first;
+    t.deepEqual(peer.transport.getExtraInfo('sockname'), ['127.0.0.1', portOf(server)]);
+    client.destroy();
+    await peer.seen('lost');
+    await closeServer(server);
+  });
+});
+
+test.serial('accepted connections have TCP_NODELAY on, inherited from the listener, which has it too', async (t) => {
+  await withLoop(async (loop) => {
+    const { factory, first } = recording(loop);
+    const server = await loop.createServer(factory, '127.0.0.1', 0);
+    const C = native.constants;
+    t.is(native.getsockopt(server.sockets![0]!.fileno(), C.IPPROTO_TCP, C.TCP_NODELAY), 1);
+    const client = await connect({ port: portOf(server), host: '127.0.0.1' });
+    const peer = await first;
+    const sock = peer.transport.getExtraInfo('socket') as Socket;
+    t.is(sock.getsockopt(C.IPPROTO_TCP, C.TCP_NODELAY), 1);
+    client.destroy();
+    await peer.seen('lost');
+    await closeServer(server);
+  });
+});
+
+test.serial('a connection of an adopted listener without TCP_NODELAY gets it from its transport', async (t) => {
+  await withLoop(async (loop) => {
+    const listener = new Socket(AF_INET, SOCK_STREAM);
+    listener.bind(['127.0.0.1', 0]);
+    listener.listen();
+    const C = native.constants;
+    t.is(listener.getsockopt(C.IPPROTO_TCP, C.TCP_NODELAY), 0);
+    const { factory, first } = recording(loop);
+    const server = await loop.createServer(factory, null, null, { sock: listener });
+    const client = await connect({ port: portOf(server), host: '127.0.0.1' });
+    const peer = await first;
+    t.is((peer.transport.getExtraInfo('socket') as Socket).getsockopt(C.IPPROTO_TCP, C.TCP_NODELAY), 1);
+    client.destroy();
+    await peer.seen('lost');
+    await closeServer(server);
+  });
+});
+
 test.serial('a plain createUnixServer connection is served by an FdTransport named by the path', async (t) => {
   await withLoop(async (loop) => {
     const sockPath = path.join(dir, 'fd.sock');
