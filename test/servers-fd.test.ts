@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { AF_INET, newEventLoop, SOCK_STREAM, Socket, type EventLoop, type Future } from 'multiloop';
+import { AF_INET, newEventLoop, SOCK_STREAM, Socket, type EventLoop, type Future, type Server } from 'multiloop';
 import { native } from '../native/index.js';
 import { FdTransport } from '../runtime/fd_transport.js';
 import { ListeningSocket } from '../runtime/listening_socket.js';
@@ -44,68 +44,68 @@ function connect(options: net.NetConnectOpts): Promise<net.Socket> {
   });
 }
 
-test.serial('a plain createServer connection is served by an FdTransport on a native Socket', async (t) => {
+/**
+ * Makes a TCP server with `listen(factory)`, connects one client from
+ * 127.0.0.1, and passes the server, the client and its peer's Recorder to
+ * `check`; then closes all three.
+ */
+async function oneConnection(
+  listen: (loop: EventLoop, factory: () => Recorder) => Promise<Server>,
+  check: (server: Server, client: net.Socket, peer: Recorder) => void,
+): Promise<void> {
   await withLoop(async (loop) => {
     const { factory, first } = recording(loop);
-    const server = await loop.createServer(factory, '127.0.0.1', 0);
-    t.true(server.sockets![0] instanceof ListeningSocket);
+    const server = await listen(loop, factory);
     const client = await connect({ port: portOf(server), host: '127.0.0.1' });
     const peer = await first;
-    t.true(peer.transport instanceof FdTransport);
-    t.true(peer.transport.getExtraInfo('socket') instanceof Socket);
-    t.deepEqual(peer.transport.getExtraInfo('peername'), ['127.0.0.1', client.localPort]);
-    t.deepEqual(peer.transport.getExtraInfo('sockname'), ['127.0.0.1', portOf(server)]);
+    check(server, client, peer);
     client.destroy();
     await peer.seen('lost');
     await closeServer(server);
   });
+}
+
+const NODELAY = [native.constants.IPPROTO_TCP, native.constants.TCP_NODELAY] as const;
+
+test.serial('a plain createServer connection is served by an FdTransport on a native Socket', async (t) => {
+  await oneConnection(
+    (loop, factory) => loop.createServer(factory, '127.0.0.1', 0),
+    (server, client, peer) => {
+      t.true(server.sockets![0] instanceof ListeningSocket);
+      t.true(peer.transport instanceof FdTransport);
+      t.true(peer.transport.getExtraInfo('socket') instanceof Socket);
+      t.deepEqual(peer.transport.getExtraInfo('peername'), ['127.0.0.1', client.localPort]);
+      t.deepEqual(peer.transport.getExtraInfo('sockname'), ['127.0.0.1', portOf(server)]);
+    },
+  );
 });
 
 test.serial("a server on 0.0.0.0 gives each connection its own local address as sockname, not the listener's", async (t) => {
-  await withLoop(async (loop) => {
-    const { factory, first } = recording(loop);
-    const server = await loop.createServer(factory, '0.0.0.0', 0);
-    const client = await connect({ port: portOf(server), host: '127.0.0.1' });
-    const peer = await first;
-    t.deepEqual(peer.transport.getExtraInfo('sockname'), ['127.0.0.1', portOf(server)]);
-    client.destroy();
-    await peer.seen('lost');
-    await closeServer(server);
-  });
+  await oneConnection(
+    (loop, factory) => loop.createServer(factory, '0.0.0.0', 0),
+    (server, _client, peer) => t.deepEqual(peer.transport.getExtraInfo('sockname'), ['127.0.0.1', portOf(server)]),
+  );
 });
 
 test.serial('accepted connections have TCP_NODELAY on, inherited from the listener, which has it too', async (t) => {
-  await withLoop(async (loop) => {
-    const { factory, first } = recording(loop);
-    const server = await loop.createServer(factory, '127.0.0.1', 0);
-    const C = native.constants;
-    t.is(native.getsockopt(server.sockets![0]!.fileno(), C.IPPROTO_TCP, C.TCP_NODELAY), 1);
-    const client = await connect({ port: portOf(server), host: '127.0.0.1' });
-    const peer = await first;
-    const sock = peer.transport.getExtraInfo('socket') as Socket;
-    t.is(sock.getsockopt(C.IPPROTO_TCP, C.TCP_NODELAY), 1);
-    client.destroy();
-    await peer.seen('lost');
-    await closeServer(server);
-  });
+  await oneConnection(
+    (loop, factory) => loop.createServer(factory, '127.0.0.1', 0),
+    (server, _client, peer) => {
+      t.is(native.getsockopt(server.sockets![0]!.fileno(), ...NODELAY), 1);
+      t.is((peer.transport.getExtraInfo('socket') as Socket).getsockopt(...NODELAY), 1);
+    },
+  );
 });
 
 test.serial('a connection of an adopted listener without TCP_NODELAY gets it from its transport', async (t) => {
-  await withLoop(async (loop) => {
-    const listener = new Socket(AF_INET, SOCK_STREAM);
-    listener.bind(['127.0.0.1', 0]);
-    listener.listen();
-    const C = native.constants;
-    t.is(listener.getsockopt(C.IPPROTO_TCP, C.TCP_NODELAY), 0);
-    const { factory, first } = recording(loop);
-    const server = await loop.createServer(factory, null, null, { sock: listener });
-    const client = await connect({ port: portOf(server), host: '127.0.0.1' });
-    const peer = await first;
-    t.is((peer.transport.getExtraInfo('socket') as Socket).getsockopt(C.IPPROTO_TCP, C.TCP_NODELAY), 1);
-    client.destroy();
-    await peer.seen('lost');
-    await closeServer(server);
-  });
+  const listener = new Socket(AF_INET, SOCK_STREAM);
+  listener.bind(['127.0.0.1', 0]);
+  listener.listen();
+  t.is(listener.getsockopt(...NODELAY), 0);
+  await oneConnection(
+    (loop, factory) => loop.createServer(factory, null, null, { sock: listener }),
+    (_server, _client, peer) => t.is((peer.transport.getExtraInfo('socket') as Socket).getsockopt(...NODELAY), 1),
+  );
 });
 
 test.serial('a plain createUnixServer connection is served by an FdTransport named by the path', async (t) => {
