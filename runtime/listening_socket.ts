@@ -229,11 +229,14 @@ function listenOn(address: string, family: number, port: number, spec: ListenSpe
   return fd;
 }
 
+/** Hosts that accept on every local address (IPv4's, IPv6's, IPv4's mapped into IPv6): each connection has its own. */
+const WILDCARDS = new Set(['0.0.0.0', '::', '::ffff:0.0.0.0']);
+
 /** See AcceptedTraits. */
 function acceptedTraitsOf(fd: number, family: number): AcceptedTraits {
   if (family === C.AF_UNIX) return { sockname: null, noDelay: false };
   const name = native.getsockname(fd);
-  const wildcard = typeof name === 'string' || name[0] === '0.0.0.0' || name[0] === '::';
+  const wildcard = typeof name === 'string' || WILDCARDS.has(name[0]);
   return {
     sockname: wildcard ? null : name,
     noDelay: native.getsockopt(fd, C.IPPROTO_TCP, C.TCP_NODELAY) !== 0,
