@@ -10,7 +10,9 @@
  * median of the turns'), server CPU seconds (every thread and process of
  * the server) and requests per server CPU-second (total requests over total
  * CPU); the ratios `<scenario>_vs_cluster` compare the latter, round by
- * round (the median of each round's ratio). Echo and churn count requests
+ * round (the median of each round's ratio). And per request: user and
+ * system CPU microseconds and context switches, which say whether a
+ * difference is the server's own work or the kernel's and its sleeps. Echo and churn count requests
  * and CPU over the same window, after a WARMUP (connections made, code
  * compiled); http counts everything from the first connection.
  * Then an HTTP variant with `wrk` against the same three servers, skipped
@@ -19,6 +21,7 @@
 import { execFile, fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { Usage } from './echo_servers.js';
 import { createReporter } from './report.js';
 
 const WORKERS = 2;
@@ -44,7 +47,7 @@ const SCENARIOS = [
 const report = createReporter('cluster');
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 
-/** A server process of echo_servers.ts, with its port and a way to read its CPU. */
+/** A server process of echo_servers.ts, with its port and a way to read what it has used. */
 class ServerProcess {
   readonly #child: ChildProcess;
   readonly port: number;
@@ -63,10 +66,10 @@ class ServerProcess {
     return new ServerProcess(child, port);
   }
 
-  cpu(): Promise<number> {
+  usage(): Promise<Usage> {
     return new Promise((resolve) => {
-      this.#child.once('message', (m: { cpu: number }) => resolve(m.cpu));
-      this.#child.send('cpu');
+      this.#child.once('message', resolve);
+      this.#child.send('usage');
     });
   }
 
@@ -81,8 +84,20 @@ class ServerProcess {
 interface Measured {
   rps: number;
   p99: number;
-  cpu: number;
   requests: number;
+  /** CPU seconds, user plus system. */
+  cpu: number;
+  /** What the server used over the counted window. */
+  used: Usage;
+}
+
+/** What the server used between two readings. */
+function usedBetween(start: Usage, end: Usage): Usage {
+  return { user: end.user - start.user, system: end.system - start.system, switches: end.switches - start.switches };
+}
+
+function toMeasured(result: { rps: number; p99: number; requests: number }, used: Usage): Measured {
+  return { ...result, cpu: used.user + used.system, used };
 }
 
 /**
@@ -93,22 +108,22 @@ interface Measured {
 function runCounted(server: ServerProcess, client: string, options: object): Promise<Measured> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [here(client), JSON.stringify({ ...options, port: server.port, marks: true })], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let cpuAtStart: Promise<number> | null = null;
-    let cpuAtEnd: Promise<number> | null = null;
+    let atStart: Promise<Usage> | null = null;
+    let atEnd: Promise<Usage> | null = null;
     let result: { requests: number; seconds: number; p99: number } | null = null;
     createInterface({ input: child.stdout }).on('line', (line) => {
       const message = JSON.parse(line) as { mark?: string; requests: number; seconds: number; p99: number };
-      if (message.mark === 'counting') cpuAtStart = server.cpu();
-      else if (message.mark === 'done') cpuAtEnd = server.cpu();
+      if (message.mark === 'counting') atStart = server.usage();
+      else if (message.mark === 'done') atEnd = server.usage();
       else result = message;
     });
     // 'close', not 'exit': the last line may still be in the pipe when the process exits.
     child.once('close', (code) => {
-      if (code !== 0 || result === null || cpuAtStart === null || cpuAtEnd === null) {
+      if (code !== 0 || result === null || atStart === null || atEnd === null) {
         return reject(new Error(`${client} exited with code ${code}${result === null ? ' without a result' : ''}`));
       }
       const { requests, seconds, p99 } = result;
-      void Promise.all([cpuAtStart, cpuAtEnd]).then(([start, end]) => resolve({ rps: requests / seconds, p99, cpu: end - start, requests }));
+      void Promise.all([atStart, atEnd]).then(([start, end]) => resolve(toMeasured({ rps: requests / seconds, p99, requests }, usedBetween(start, end))));
     });
   });
 }
@@ -134,9 +149,9 @@ type Load = (server: ServerProcess) => Promise<Measured>;
 /** A load measured from start to end: the server's CPU over the whole of `run`. */
 function whole(run: (port: number) => Promise<{ rps: number; p99: number; requests: number }>): Load {
   return async (server) => {
-    const before = await server.cpu();
+    const before = await server.usage();
     const result = await run(server.port);
-    return { ...result, cpu: (await server.cpu()) - before };
+    return toMeasured(result, usedBetween(before, await server.usage()));
   };
 }
 
@@ -169,6 +184,11 @@ async function compare(scenario: string, served: 'echo' | 'http', load: Load): P
     report.figure(`${scenario}_${kind}_p99`, median(measured.map((m) => m.p99)) * 1000, 'ms');
     report.figure(`${scenario}_${kind}_server_cpu`, sum('cpu'), 's');
     report.figure(`${scenario}_${kind}_per_cpu_s`, perCpu.get(kind)!, 'req/cpu-s');
+    // Where each request's CPU went: the user-space work, the kernel's, and how often the server slept.
+    const perRequest = (key: keyof Usage): number => measured.reduce((total, m) => total + m.used[key], 0) / sum('requests');
+    report.figure(`${scenario}_${kind}_user_us_per_req`, perRequest('user') * 1e6, 'us');
+    report.figure(`${scenario}_${kind}_system_us_per_req`, perRequest('system') * 1e6, 'us');
+    report.figure(`${scenario}_${kind}_switches_per_req`, perRequest('switches'), 'ctx');
   }
   // Ratios round by round: the servers of one round ran seconds apart, while
   // the machine's phases (which move per-request CPU by up to 2x) last longer.

@@ -10,9 +10,9 @@
  *   to `workers` worker processes;
  * - single: one Node process, one thread.
  *
- * Each sends `{ port }` once listening, answers 'cpu' with the CPU seconds
- * (user + system) that all of its threads and processes used so far, and
- * exits on 'exit'.
+ * Each sends `{ port }` once listening, answers 'usage' with what all of
+ * its threads and processes used so far (a Usage: user and system CPU
+ * seconds, context switches), and exits on 'exit'.
  */
 import cluster from 'node:cluster';
 import http from 'node:http';
@@ -24,9 +24,21 @@ type Served = 'echo' | 'http';
 
 const [kind, served, workerCount] = [process.argv[2] as Kind, process.argv[3] as Served, Number(process.argv[4] ?? 2)];
 
-function cpuSeconds(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
+/** What a server has used so far: CPU seconds (user, system) and context switches. */
+export interface Usage {
+  user: number;
+  system: number;
+  switches: number;
+}
+
+/** This process's usage: every thread of it. */
+function ownUsage(): Usage {
+  const r = process.resourceUsage();
+  return { user: r.userCPUTime / 1e6, system: r.systemCPUTime / 1e6, switches: r.voluntaryContextSwitches + r.involuntaryContextSwitches };
+}
+
+function addUsage(a: Usage, b: Usage): Usage {
+  return { user: a.user + b.user, system: a.system + b.system, switches: a.switches + b.switches };
 }
 
 function plainServer(): net.Server {
@@ -42,9 +54,9 @@ function listen(server: net.Server): Promise<number> {
 }
 
 /** Answers the bench driver until it says 'exit'. */
-function serveDriver(port: number, cpu: () => Promise<number>, exit: () => Promise<void>): void {
+function serveDriver(port: number, usage: () => Promise<Usage>, exit: () => Promise<void>): void {
   process.on('message', (message) => {
-    if (message === 'cpu') void cpu().then((seconds) => process.send!({ cpu: seconds }));
+    if (message === 'usage') void usage().then((used) => process.send!(used));
     else if (message === 'exit') void exit().then(() => process.exit(0));
   });
   process.send!({ port });
@@ -55,21 +67,21 @@ if (kind === 'cluster' && cluster.isWorker) {
   const server = plainServer();
   server.listen(0, '127.0.0.1');
   process.on('message', (message) => {
-    if (message === 'cpu') process.send!({ cpu: cpuSeconds() });
+    if (message === 'usage') process.send!(ownUsage());
   });
 } else if (kind === 'cluster') {
   cluster.schedulingPolicy = cluster.SCHED_RR;
   const workers = Array.from({ length: workerCount }, () => cluster.fork());
   // Workers listening on port 0 share the one port the primary opened for them.
   const addresses = await Promise.all(workers.map((w) => new Promise<net.AddressInfo>((resolve) => w.once('listening', resolve))));
-  const workerCpu = (w: (typeof workers)[number]): Promise<number> =>
+  const workerUsage = (w: (typeof workers)[number]): Promise<Usage> =>
     new Promise((resolve) => {
-      w.once('message', (m: { cpu: number }) => resolve(m.cpu));
-      w.send('cpu');
+      w.once('message', resolve);
+      w.send('usage');
     });
   serveDriver(
     addresses[0]!.port,
-    async () => cpuSeconds() + (await Promise.all(workers.map(workerCpu))).reduce((a, b) => a + b, 0),
+    async () => (await Promise.all(workers.map(workerUsage))).reduce(addUsage, ownUsage()),
     async () => {
       for (const w of workers) w.kill();
     },
@@ -78,8 +90,8 @@ if (kind === 'cluster' && cluster.isWorker) {
   const runtime = await Runtime.start({ workers: workerCount, module: new URL('./echo_worker.js', import.meta.url) });
   const server = served === 'http' ? await runtime.serveHttp('hello', '127.0.0.1', 0) : await runtime.createServer('echo', '127.0.0.1', 0);
   const [, port] = server.sockets![0]!.getsockname() as [string, number];
-  serveDriver(port, async () => cpuSeconds(), () => runtime.close());
+  serveDriver(port, async () => ownUsage(), () => runtime.close());
 } else {
   const port = await listen(plainServer());
-  serveDriver(port, async () => cpuSeconds(), async () => undefined);
+  serveDriver(port, async () => ownUsage(), async () => undefined);
 }
