@@ -131,6 +131,9 @@ test('wrong argument types throw TypeError naming the argument', (t) => {
   t.throws(() => native.send(0, new Uint16Array(2) as unknown as Buffer, 0, 1), { instanceOf: TypeError, message: /buffer must be a Uint8Array/ });
   t.throws(() => native.send(0, Buffer.alloc(1), '0' as unknown as number, 1), { instanceOf: TypeError, message: /offset must be a number/ });
   t.throws(() => native.recv(null as unknown as number, Buffer.alloc(1), 0, 1), { instanceOf: TypeError, message: /fd must be a number/ });
+  // Refused before anything changes: this thread's dispatcher stays as it was.
+  t.throws(() => native.pollInit(() => {}, new Uint8Array(12) as unknown as Int32Array), { instanceOf: TypeError, message: /batch must be an Int32Array/ });
+  t.throws(() => native.pollInit(() => {}, new Int32Array(2)), { instanceOf: TypeError, message: /batch must be an Int32Array of 3 or more/ });
   t.throws(() => native.pollStart({} as never, 1), { instanceOf: TypeError, message: /watch/ });
 });
 

@@ -57,15 +57,21 @@ bool ArgInt32(napi_env env, napi_value v, const char* name, int32_t* out) {
   return true;
 }
 
-bool ArgBytes(napi_env env, napi_value v, const char* name, uint8_t** data, size_t* len) {
+bool ArgTypedArray(napi_env env, napi_value v, napi_typedarray_type type, const char* name, const char* what, void** data,
+                   size_t* length) {
   // napi_get_typedarray_info fails (napi_invalid_arg) for anything but a typed array: no separate check.
-  napi_typedarray_type type = napi_int8_array;
-  void* raw = nullptr;
-  if (napi_get_typedarray_info(env, v, &type, len, &raw, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
-    std::string message = std::string(name) + " must be a Uint8Array or Buffer";
+  napi_typedarray_type actual = napi_int8_array;
+  if (napi_get_typedarray_info(env, v, &actual, length, data, nullptr, nullptr) != napi_ok || actual != type) {
+    std::string message = std::string(name) + " must be " + what;
     ThrowType(env, message.c_str());
     return false;
   }
+  return true;
+}
+
+bool ArgBytes(napi_env env, napi_value v, const char* name, uint8_t** data, size_t* len) {
+  void* raw = nullptr;
+  if (!ArgTypedArray(env, v, napi_uint8_array, name, "a Uint8Array or Buffer", &raw, len)) return false;
   *data = static_cast<uint8_t*>(raw);
   return true;
 }

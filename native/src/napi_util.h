@@ -56,6 +56,11 @@ bool GetArgs(napi_env env, napi_callback_info info, Args* args, size_t required)
 // Reads argument `i` as an int32; on failure throws a TypeError naming `name`.
 bool ArgInt32(napi_env env, napi_value v, const char* name, int32_t* out);
 
+// Reads `v` as a typed array of `type`: its memory and its length in
+// elements; otherwise throws a TypeError "<name> must be <what>".
+bool ArgTypedArray(napi_env env, napi_value v, napi_typedarray_type type, const char* name, const char* what, void** data,
+                   size_t* length);
+
 // Reads argument as a writable byte range (any Uint8Array, Buffer included).
 bool ArgBytes(napi_env env, napi_value v, const char* name, uint8_t** data, size_t* len);
 

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <uv.h>
 
+#include <string>
+
 #include "napi_util.h"
 
 namespace multiloop {
@@ -157,13 +159,12 @@ napi_value PollInit(napi_env env, napi_callback_info info) {
   napi_valuetype type = napi_undefined;
   if (argc >= 1) napi_typeof(env, argv[0], &type);
   if (type != napi_function) return ThrowType(env, "dispatch must be a function");
-  bool is_typed_array = false;
-  if (argc >= 2) napi_is_typedarray(env, argv[1], &is_typed_array);
-  napi_typedarray_type array_type = napi_uint8_array;
+  // napi_get_cb_info fills arguments not passed with undefined.
+  static const char kBatch[] = "an Int32Array of 3 or more elements";
   size_t length = 0;
   void* memory = nullptr;
-  if (is_typed_array) napi_get_typedarray_info(env, argv[1], &array_type, &length, &memory, nullptr, nullptr);
-  if (array_type != napi_int32_array || length < 3) return ThrowType(env, "batch must be an Int32Array of 3 or more elements");
+  if (!ArgTypedArray(env, argv[1], napi_int32_array, "batch", kBatch, &memory, &length)) return nullptr;
+  if (length < 3) return ThrowType(env, (std::string("batch must be ") + kBatch).c_str());
 
   AddonData* data = GetAddonData(env);
   if (data->poll_flush == nullptr) {
