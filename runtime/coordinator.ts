@@ -10,14 +10,13 @@
  * closed here (handoff.ts).
  */
 import type tls from 'node:tls';
-import { native } from '../native/index.js';
 import type { LoopRef } from '../shared/loopref.js';
 import { Ring } from '../shared/ring.js';
 import { createPolicy, type DispatchCandidate } from './dispatch.js';
 import type { EventLoop } from './event_loop.js';
 import { HandoffQueue } from './handoff.js';
 import type { LoopStats, LoopStatsSnapshot } from './loop_stats.js';
-import { ListeningSocket, openListeners, sharedTraits, type ListenSpec } from './listening_socket.js';
+import { listeningSockets, openListeners, sharedTraits, type ListenSpec } from './listening_socket.js';
 import { RuntimeServer, type ServerHost } from './runtime_server.js';
 import { checkBacklog } from './servers.js';
 import { checkHost, checkPort, nodeFamily } from './tcp.js';
@@ -118,15 +117,7 @@ export class Coordinator implements ServerHost {
     }
     const id = this.#nextServerId++;
     const fds = await openListeners(listen);
-    const sockets: ListeningSocket[] = [];
-    try {
-      for (const fd of fds) sockets.push(new ListeningSocket(fd));
-    } catch (exc) {
-      // A ListeningSocket that failed closed its fd; those after it are still ours.
-      for (const fd of fds.slice(sockets.length + 1)) native.close(fd);
-      for (const sock of sockets) sock._close();
-      throw exc;
-    }
+    const sockets = listeningSockets(fds);
     const served: ServeSpec = { ...spec, accepted: sharedTraits(sockets) };
     // Recorded first: a worker being put in place meanwhile serves it too (workerReplaced).
     this.#specs.set(id, served);

@@ -47,6 +47,24 @@ export function sharedTraits(sockets: readonly ListeningSocket[]): AcceptedTrait
   };
 }
 
+/**
+ * A ListeningSocket for each of `fds`, which they own from now on. If one
+ * cannot be made, every fd is closed (those already wrapped, through their
+ * socket) and the error thrown.
+ */
+export function listeningSockets(fds: readonly number[]): ListeningSocket[] {
+  const sockets: ListeningSocket[] = [];
+  try {
+    for (const fd of fds) sockets.push(new ListeningSocket(fd));
+  } catch (exc) {
+    // The one that failed closed its own fd.
+    for (const fd of fds.slice(sockets.length + 1)) native.close(fd);
+    for (const sock of sockets) sock._close();
+    throw exc;
+  }
+  return sockets;
+}
+
 /** One listening socket, as a server's `sockets` lists it. */
 export class ListeningSocket {
   /** AF_INET, AF_INET6 or AF_UNIX: that of every connection it accepts. */

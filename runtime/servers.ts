@@ -13,7 +13,7 @@ import type tls from 'node:tls';
 import { native } from '../native/index.js';
 import type { BaseEventLoop } from './base_events.js';
 import { acceptedExtra, adoptConnectedFd, startFdTransport } from './fd_transport.js';
-import { adoptListener, ListeningSocket, openListeners, openUnixListener } from './listening_socket.js';
+import { adoptListener, listeningSockets, openListeners, openUnixListener, type ListeningSocket } from './listening_socket.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { acceptedConnection, checkHost, checkPort, checkProtocolFactory, detachedFd, nodeFamily, type ConnectionOwner } from './tcp.js';
 import { checkSsl, serverTls, type SslOption } from './tls.js';
@@ -209,7 +209,7 @@ function serveNative<P extends Protocol>(
     for (const fd of fds) native.close(fd);
     throw exc;
   }
-  const sockets = fds.map((fd) => new ListeningSocket(fd));
+  const sockets = listeningSockets(fds);
   const server = new Server(loop, sockets, path);
   for (const sock of sockets) {
     const { noDelay } = sock.accepted;
