@@ -11,7 +11,7 @@ import test from 'ava';
 import { AF_INET, newEventLoop, SOCK_STREAM, Socket, type EventLoop, type Future, type Server } from 'multiloop';
 import { native } from '../native/index.js';
 import { FdTransport } from '../runtime/fd_transport.js';
-import { ListeningSocket } from '../runtime/listening_socket.js';
+import { ListeningSocket, sharedTraits } from '../runtime/listening_socket.js';
 import { EchoProtocol } from '../examples/echo_protocol.js';
 import { withLoop } from './helpers/loop.js';
 import { Collector, Recorder } from './helpers/protocols.js';
@@ -80,11 +80,30 @@ test.serial('a plain createServer connection is served by an FdTransport on a na
   );
 });
 
-test.serial("a server on 0.0.0.0 gives each connection its own local address as sockname, not the listener's", async (t) => {
-  await oneConnection(
-    (loop, factory) => loop.createServer(factory, '0.0.0.0', 0),
-    (server, _client, peer) => t.deepEqual(peer.transport.getExtraInfo('sockname'), ['127.0.0.1', portOf(server)]),
-  );
+/**
+ * A ListeningSocket over a TCP socket bound to `host` (port 0) and never
+ * listening, so that no test serves beyond 127.0.0.1; closed at the end of `t`.
+ */
+function boundListener(t: { teardown(fn: () => void): void }, host: string, noDelay: boolean): ListeningSocket {
+  const sock = new Socket(AF_INET, SOCK_STREAM);
+  sock.bind([host, 0]);
+  if (noDelay) sock.setsockopt(...NODELAY, 1);
+  const listener = new ListeningSocket(sock.detach());
+  t.teardown(() => listener._close());
+  return listener;
+}
+
+test("a listening socket gives its connections its own address as sockname, unless it is bound to a wildcard", (t) => {
+  const specific = boundListener(t, '127.0.0.1', true);
+  t.deepEqual(specific.accepted.sockname, specific.getsockname());
+  t.is(boundListener(t, '0.0.0.0', true).accepted.sockname, null);
+});
+
+test('the connections of several listeners share no sockname, and TCP_NODELAY only if every listener has it', (t) => {
+  const a = boundListener(t, '127.0.0.1', true);
+  const b = boundListener(t, '127.0.0.1', false);
+  t.deepEqual(sharedTraits([a]), { sockname: a.getsockname(), noDelay: true });
+  t.deepEqual(sharedTraits([a, b]), { sockname: null, noDelay: false });
 });
 
 test.serial('accepted connections have TCP_NODELAY on, inherited from the listener, which has it too', async (t) => {
