@@ -2,7 +2,9 @@
  * bench:cluster — the multiloop runtime's echo server against a
  * `node:cluster` echo server (primary + workers, round-robin) and a
  * single-thread Node `net` echo server, side by side in one run, with the
- * same worker count and the same load client in its own process.
+ * same worker count and the same load client in its own process: by
+ * default the C client (load-client.c, see why there), with
+ * BENCH_CLIENT=node the Node ones.
  *
  * Scenarios: steady echo of 64 B and of 1 KiB messages on long-lived
  * connections, and connection churn (connect, one 64 B message, close).
@@ -22,6 +24,7 @@ import { execFile, fork, spawn, spawnSync, type ChildProcess } from 'node:child_
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Usage } from './echo_servers.js';
+import { loadClientCommand, loadClientKind, type LoadSpec } from './clients.js';
 import { createReporter } from './report.js';
 
 const WORKERS = 2;
@@ -37,12 +40,13 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const SERVERS = ['multiloop', 'cluster', 'single'] as const;
 type ServerKind = (typeof SERVERS)[number];
 
-/** Steady echo uses bench:echo's client (load-client.ts), churn its own (churn-client.ts); both print the same marks. */
-const SCENARIOS = [
-  { name: 'echo64', client: './load-client.js', options: { size: 64, connections: 32, seconds: SECONDS, warmup: WARMUP } },
-  { name: 'echo1k', client: './load-client.js', options: { size: 1024, connections: 32, seconds: SECONDS, warmup: WARMUP } },
-  { name: 'churn', client: './churn-client.js', options: { size: 64, connections: 16, seconds: SECONDS, warmup: WARMUP } },
-] as const;
+const SCENARIOS: readonly { name: string; load: LoadSpec }[] = [
+  { name: 'echo64', load: { mode: 'echo', size: 64, connections: 32, seconds: SECONDS, warmup: WARMUP } },
+  { name: 'echo1k', load: { mode: 'echo', size: 1024, connections: 32, seconds: SECONDS, warmup: WARMUP } },
+  { name: 'churn', load: { mode: 'churn', size: 64, connections: 16, seconds: SECONDS, warmup: WARMUP } },
+];
+/** The load client (clients.ts): the C one unless BENCH_CLIENT=node or no compiler. */
+const CLIENT = loadClientKind();
 
 const report = createReporter('cluster');
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
@@ -101,13 +105,13 @@ function toMeasured(result: { rps: number; p99: number; requests: number }, used
 }
 
 /**
- * Load from `client` (load-client.ts or churn-client.ts) against `server`:
- * its figures over the counted window, with the server's CPU read at the
- * client's marks.
+ * `load` from the load client against `server`: its figures over the
+ * counted window, with the server's CPU read at the client's marks.
  */
-function runCounted(server: ServerProcess, client: string, options: object): Promise<Measured> {
+function runCounted(server: ServerProcess, load: LoadSpec): Promise<Measured> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [here(client), JSON.stringify({ ...options, port: server.port, marks: true })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [command, args] = loadClientCommand(CLIENT, load, server.port, true);
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let atStart: Promise<Usage> | null = null;
     let atEnd: Promise<Usage> | null = null;
     let result: { requests: number; seconds: number; p99: number } | null = null;
@@ -120,7 +124,7 @@ function runCounted(server: ServerProcess, client: string, options: object): Pro
     // 'close', not 'exit': the last line may still be in the pipe when the process exits.
     child.once('close', (code) => {
       if (code !== 0 || result === null || atStart === null || atEnd === null) {
-        return reject(new Error(`${client} exited with code ${code}${result === null ? ' without a result' : ''}`));
+        return reject(new Error(`the ${CLIENT} ${load.mode} client exited with code ${code}${result === null ? ' without a result' : ''}`));
       }
       const { requests, seconds, p99 } = result;
       void Promise.all([atStart, atEnd]).then(([start, end]) => resolve(toMeasured({ rps: requests / seconds, p99, requests }, usedBetween(start, end))));
@@ -201,8 +205,9 @@ async function compare(scenario: string, served: 'echo' | 'http', load: Load): P
   report.figure(`${scenario}_vs_single`, pairedRatio('single'), 'x');
 }
 
+console.error(`bench:cluster: the ${CLIENT} load client`);
 for (const scenario of SCENARIOS) {
-  await compare(scenario.name, 'echo', (server) => runCounted(server, scenario.client, scenario.options));
+  await compare(scenario.name, 'echo', (server) => runCounted(server, scenario.load));
 }
 
 if (spawnSync('wrk', ['--version']).error !== undefined) {
