@@ -21,7 +21,7 @@ import { Handle, NO_ARGS, TimerHandle } from './handles.js';
 import { logger } from './log.js';
 import { ReadyQueue } from './ready_queue.js';
 import { _getRunningLoop, _setRunningLoop } from './running.js';
-import { Task, _outsideTasks, ensureFuture, type Coroutine } from './tasks.js';
+import { Task, _outsideTasks, currentTask, ensureFuture, type Coroutine } from './tasks.js';
 import { TimerQueue } from './timers.js';
 import { checkCallback, checkSeconds, type AnyCallback } from './validate.js';
 
@@ -45,6 +45,11 @@ export class BaseEventLoop {
   private hooksPending = false;
   private running = false;
   private stopping = false;
+  /**
+   * stop() came from a coroutine resumed by the last iteration: the run ends
+   * without another iteration (see stop()).
+   */
+  private stopAtTail = false;
   /**
    * The last iteration of a run is over, but coroutines it resumed still run
    * in microtasks (a native `await` resumes there, hops deep for nested
@@ -111,6 +116,13 @@ export class BaseEventLoop {
    * scheduled when the loop stops run at the next `runForever`.
    */
   stop(): void {
+    // A Task's coroutine resumed by an iteration runs in the microtasks after
+    // it, but belongs to that iteration (see `draining`): as a task step's
+    // stop() does in asyncio, its stop() ends the run there. One more
+    // iteration would run the callbacks it scheduled, even after stop().
+    // A stop() from Node's own events (a message, a timer) keeps running
+    // the one iteration its wake-up brings, as a call_soon_threadsafe(stop).
+    if (this.running && !this.inIteration && !this.draining && currentTask()?._loop === this) this.stopAtTail = true;
     this.stopping = true;
     this._wakeup();
   }
@@ -265,8 +277,9 @@ export class BaseEventLoop {
       if (this.debug) logger.warn(`I/O callback ${fn.name || '<anonymous>'}() dropped: the loop is closed`);
       return;
     }
-    if (!this.running || this.draining || this.ready.length > 0) {
-      // Queued callbacks from a stopped period must not be overtaken.
+    if (!this.running || this.draining || this.stopAtTail || this.ready.length > 0) {
+      // Queued callbacks from a stopped period must not be overtaken; after a
+      // coroutine's stop() the run is over, as when draining.
       this.callSoon(fn, ...args);
       return;
     }
@@ -375,7 +388,7 @@ export class BaseEventLoop {
   private readonly pump = (): void => {
     this.pumpQueued = false;
     if (!this.running || this.draining) return;
-    this.runOnce();
+    if (!this.stopAtTail) this.runOnce();
     if (this.stopping) {
       this.draining = true;
       this.clearNodeTimer();
@@ -458,6 +471,7 @@ export class BaseEventLoop {
     this.running = false;
     this.draining = false;
     this.stopping = false;
+    this.stopAtTail = false;
     this.hooksPending = false;
     _setRunningLoop(null);
     if (this.keepAlive !== null) clearInterval(this.keepAlive);

@@ -4,7 +4,7 @@
  * Each returns a Future of the running (else current) loop, so it can be
  * awaited in a Task or passed to `runUntilComplete`.
  */
-import { CancelledError, TimeoutError } from './errors.js';
+import { CancelledError, RuntimeError, TimeoutError } from './errors.js';
 import { Future, isFuture } from './futures.js';
 import { _currentLoop, type LoopCore } from './running.js';
 import { ensureFuture, type Coroutine } from './tasks.js';
@@ -16,6 +16,16 @@ export type Awaitable<T> = Future<T> | Coroutine<T>;
 export function sleep<T = undefined>(delay: number, result?: T): Future<T> {
   checkSeconds(delay, 'sleep', 'delay');
   const loop = _currentLoop();
+  if (delay <= 0) {
+    // As callLater would, refused on a closed loop.
+    if (loop.isClosed()) throw new RuntimeError('Event loop is closed');
+    // asyncio's sleep(0) is a bare yield: the caller resumes after exactly
+    // one iteration. A done future does that (its awaiter is woken by a
+    // callSoon); a timer would take two (fire, then wake the awaiter).
+    const done = new Future<T>(loop);
+    done.setResult(result as T);
+    return done;
+  }
   const future = new Future<T>(loop);
   const timer = loop.callLater(delay, resolveIfPending, future, result);
   future.addDoneCallback(() => timer.cancel());
@@ -61,7 +71,7 @@ export function gather(...args: (Awaitable<unknown> | GatherOptions)[]): Future<
     }
     if (remaining > 0) return;
     const results = children.map((c) => (c.cancelled() ? c.cancelledError() : c.exception() ?? c._result));
-    if (outer.cancelRequested) outer.setException(new CancelledError());
+    if (outer.cancelRequested) outer.setException(new CancelledError(outer.cancelMessage ?? ''));
     else outer.setResult(results);
   };
   for (const child of children) child.addDoneCallback(onChildDone);
@@ -70,6 +80,8 @@ export function gather(...args: (Awaitable<unknown> | GatherOptions)[]): Future<
 
 class GatherFuture extends Future<unknown[]> {
   cancelRequested = false;
+  /** cancel()'s message, carried by the CancelledError even when the children's are returned as results. */
+  cancelMessage: string | undefined = undefined;
   constructor(loop: LoopCore, private readonly children: Future<unknown>[]) {
     super(loop);
   }
@@ -78,7 +90,10 @@ class GatherFuture extends Future<unknown[]> {
     if (this.done()) return false;
     let any = false;
     for (const child of this.children) if (child.cancel(msg)) any = true;
-    if (any) this.cancelRequested = true;
+    if (any && !this.cancelRequested) {
+      this.cancelRequested = true;
+      this.cancelMessage = msg;
+    }
     return any;
   }
 }
@@ -87,35 +102,64 @@ class GatherFuture extends Future<unknown[]> {
  * Waits for `aw` at most `timeout` seconds (null: no limit). On timeout the
  * awaitable is cancelled and waited for: the result fails with TimeoutError
  * once it has ended cancelled (one that catches the cancellation and
- * finishes gives its own outcome, as in asyncio).
+ * finishes gives its own outcome, as in asyncio). A timeout of 0 or less
+ * cancels at once: a coroutine not started never runs.
  */
 export function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Future<T> {
   if (timeout !== null) checkSeconds(timeout, 'waitFor', 'timeout');
   const loop = _currentLoop();
   const inner = ensureChild(aw, loop, 'waitFor: aw');
   if (timeout === null) return inner;
-  const outer = new Future<T>(loop);
   let timedOut = false;
+  let timer: { cancel(): void } | null = null;
+  const outer = new WaitForFuture<T>(loop, inner, () => timer?.cancel());
   // The TimeoutError waits for the cancelled awaitable to end, so that its
   // cleanup is over when waitFor fails (asyncio's _cancel_and_wait).
-  const timer = loop.callLater(timeout, () => {
-    if (outer.done()) return;
+  const expire = (): void => {
+    if (outer.done() || outer.cancelRequested) return;
     timedOut = true;
     inner.cancel();
-  });
+  };
+  // asyncio's wait_for with timeout <= 0 cancels before the awaitable's first step.
+  if (timeout > 0) timer = loop.callLater(timeout, expire);
+  else if (!inner.done()) expire();
   inner.addDoneCallback(() => {
-    timer.cancel();
-    if (timedOut && inner.cancelled() && !outer.done()) outer.setException(new TimeoutError(`waitFor: timed out after ${timeout} seconds`));
-    else copyOutcome(inner, outer);
-  });
-  outer.addDoneCallback(() => {
-    // Cancelling the waitFor cancels what it waits for.
-    if (outer.cancelled()) {
-      timer.cancel();
-      inner.cancel();
+    timer?.cancel();
+    if (!outer.done() && inner.cancelled()) {
+      if (timedOut && !outer.cancelRequested) outer.setException(new TimeoutError(`waitFor: timed out after ${timeout} seconds`));
+      else outer._endCancelled(inner._cancelMessage);
+    } else {
+      copyOutcome(inner, outer);
     }
   });
   return outer;
+}
+
+/**
+ * waitFor's future. Cancelling it cancels the awaitable and then mirrors
+ * it, as asyncio's wait_for awaits the awaitable's end: the caller's
+ * CancelledError comes once the awaitable's own cleanup is over, and an
+ * awaitable that catches the cancellation and finishes gives its outcome.
+ * So, like a Task's, its cancel() returns true before it is cancelled().
+ */
+class WaitForFuture<T> extends Future<T> {
+  cancelRequested = false;
+  constructor(loop: LoopCore, private readonly inner: Future<T>, private readonly stopTimer: () => void) {
+    super(loop);
+  }
+
+  override cancel(msg?: string): boolean {
+    if (this.done()) return false;
+    this.cancelRequested = true;
+    this.stopTimer();
+    this.inner.cancel(msg);
+    return true;
+  }
+
+  /** @internal Ends cancelled, once the awaitable has. */
+  _endCancelled(msg: string | undefined): void {
+    super.cancel(msg);
+  }
 }
 
 /** A future that mirrors `aw` but whose cancellation does not cancel `aw`. */
@@ -214,5 +258,7 @@ function resolveIfPending<T>(future: Future<T>, result: T): void {
 }
 
 function isGatherOptions(x: unknown): x is GatherOptions {
-  return typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype;
+  // A plain-object thenable is an awaitable (a started promise), not options.
+  return typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype
+    && typeof (x as { then?: unknown }).then !== 'function';
 }

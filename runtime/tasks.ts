@@ -98,6 +98,19 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   /**
+   * A Task's outcome is its coroutine's: as asyncio's Task does, it refuses
+   * to be settled from outside (a result set so would be overwritten by, or
+   * silently hide, what the still-running coroutine returns or throws).
+   */
+  override setResult(_result: T): void {
+    throw new RuntimeError('Task does not support setResult');
+  }
+
+  override setException(_exception: unknown): void {
+    throw new RuntimeError('Task does not support setException');
+  }
+
+  /**
    * @internal The outcome of `future` is being handed to the coroutine: it no
    * longer waits on it. A cancel() that came after the future completed is
    * raised at this await point instead of the outcome.
@@ -190,6 +203,12 @@ export class Task<T = unknown> extends Future<T> {
       this._loop.callSoon(this.stepGenerator, undefined, error);
       return;
     }
+    if (future === this) {
+      // It would wait for its own end forever; asyncio raises this at the yield.
+      const error = new RuntimeError(`Task cannot await on itself: ${this}`);
+      this._loop.callSoon(this.stepGenerator, undefined, error);
+      return;
+    }
     if (future._loop !== this._loop) {
       const error = new RuntimeError(`Task ${this} got a Future attached to a different loop`);
       this._loop.callSoon(this.stepGenerator, undefined, error);
@@ -214,13 +233,13 @@ export class Task<T = unknown> extends Future<T> {
   private finish(value: T): void {
     if (this.done() || this._loop.isClosed()) return;
     if (this.mustCancel) super.cancel(this.pendingCancelMessage);
-    else this.setResult(value);
+    else super.setResult(value);
   }
 
   private fail(error: unknown): void {
     if (this.done() || this._loop.isClosed()) return;
     if (error instanceof CancelledError) super.cancel(error.message || this.pendingCancelMessage);
-    else this.setException(error);
+    else super.setException(error);
   }
 }
 

@@ -56,10 +56,16 @@ export class TimerQueue {
     while (this.keys.length > 0) {
       const key = this.keys[0]!;
       let earliest = Infinity;
+      // Tracked apart from `earliest`: a live timer at an infinite deadline
+      // (callLater(Infinity), allowed as in asyncio) must not pass for a
+      // bucket of cancelled timers and be dropped.
+      let live = false;
       for (const timer of this.buckets.get(key)!.timers) {
-        if (!timer._cancelled && timer._when < earliest) earliest = timer._when;
+        if (timer._cancelled) continue;
+        live = true;
+        if (timer._when < earliest) earliest = timer._when;
       }
-      if (earliest !== Infinity) return earliest;
+      if (live) return earliest;
       this.dropBucket(key);
     }
     return Infinity;

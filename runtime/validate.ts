@@ -23,7 +23,8 @@ export function checkSeconds(value: unknown, method: string, arg: string): asser
 }
 
 export function describe(value: unknown): string {
-  if (value === null) return 'null';
+  // Alone: `${typeof value} ${value}` would read "undefined undefined".
+  if (value === null || value === undefined) return String(value);
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
   if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
