@@ -93,7 +93,11 @@ export function getaddrinfo(
       { address: passive ? '::' : '::1', family: 6 },
     ]);
   } else if (isIP(host) !== 0) {
-    finish([{ address: host, family: isIP(host) }]);
+    const version = isIP(host);
+    if (family === AF_UNSPEC || family === (version === 6 ? AF_INET6 : AF_INET)) finish([{ address: host, family: version }]);
+    // The C library maps an IPv4 literal into IPv6 when asked to (AI_V4MAPPED), and refuses any other mismatch.
+    else if (version === 4 && (flags & AI_V4MAPPED) !== 0) finish([{ address: `::ffff:${host}`, family: 6 }]);
+    else future.setException(familyMismatch(host));
   } else if (flags & AI_NUMERICHOST) {
     future.setException(notFound(host));
   } else {
@@ -148,6 +152,15 @@ export function getnameinfo(loop: BaseEventLoop, sockaddr: SocketAddress, flags 
 /** The error dns.lookup gives for a name that does not resolve (libuv's EAI_NONAME, which Node names ENOTFOUND). */
 function notFound(hostname: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname });
+}
+
+/**
+ * The error the C library gives for a numeric host of another family than
+ * the one asked for (EAI_ADDRFAMILY; Python's gaierror -9), in the shape of
+ * Node's dns errors: filtering it out would give an empty list no resolver gives.
+ */
+function familyMismatch(hostname: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`getaddrinfo EAI_ADDRFAMILY ${hostname}`), { code: 'EAI_ADDRFAMILY', errno: -3000, syscall: 'getaddrinfo', hostname });
 }
 
 function checkPort(port: unknown): number {

@@ -107,12 +107,17 @@ export class ProcessTransport<P extends SubprocessProtocol = SubprocessProtocol>
       [1, this._child.stdout],
       [2, this._child.stderr],
     ];
+    // Every pipe gets its transport (and so its listeners) now, before any
+    // await: once the child exits, Node resumes the output streams nobody
+    // listens to yet, and what they hold would be emitted to no one.
+    const connecting: Promise<unknown>[] = [];
     for (const [fd, stream] of pipes) {
       if (stream === null) continue;
       this._openPipes++;
-      const [transport] = await connectPipe(this._loop, () => new PipeProtocol(this, fd), stream, fd === 0 ? WRITE_PIPE : READ_PIPE);
-      this._pipes.set(fd, transport);
+      const connected = connectPipe(this._loop, () => new PipeProtocol(this, fd), stream, fd === 0 ? WRITE_PIPE : READ_PIPE);
+      connecting.push(connected.then(([transport]) => this._pipes.set(fd, transport)));
     }
+    await Promise.all(connecting);
     await new Promise<void>((resolve) =>
       this._loop._callIo(() => {
         try {

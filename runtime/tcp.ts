@@ -37,6 +37,20 @@ export class StreamTransport<P extends Protocol = Protocol> extends StreamTransp
   private readonly _stream: Readable & Writable;
   private readonly _mode: StreamMode;
   private _reading = true;
+  /**
+   * Chunks (and EOF, as null) Node emitted that had not reached the
+   * protocol when it paused reading: Node may emit several per turn and
+   * each waits its turn on the loop, but asyncio delivers none while
+   * paused. They go to the protocol, in order, after `resumeReading()`.
+   */
+  private _held: (Buffer | null)[] = [];
+  /**
+   * `close()`, `abort()` or a fatal error stopped reading: what arrives or
+   * was held since is dropped, as asyncio drops unread data. (`_closing`
+   * also turns true when Node closes the stream, after which what Node
+   * emitted before must still be delivered.)
+   */
+  private _readStopped = false;
   private _eofWritten = false;
   private _lost = false;
   private _error: Error | null = null;
@@ -54,22 +68,39 @@ export class StreamTransport<P extends Protocol = Protocol> extends StreamTransp
     if (!this._loop.isClosed()) this._loop._callIo(this._deliverLost);
     else this._owner?._detach();
   };
-  private readonly _onWritten = (): void => this._maybeResumeProtocol();
+  // A destroyed stream fails its pending writes: that drops the buffer, which must not resume the protocol (asyncio's abort does not).
+  private readonly _onWritten = (): void => {
+    if (!this._stream.destroyed) this._maybeResumeProtocol();
+  };
   private readonly _destroyStream = (): void => {
     this._stream.destroy();
   };
 
   private readonly _deliverData = (data: Buffer): void => {
-    if (this._closing) return;
-    this._callDataReceived(data);
+    if (this._readStopped) return;
+    if (!this._reading || this._held.length > 0) this._held.push(data);
+    else this._callDataReceived(data);
   };
   private readonly _deliverEof = (): void => {
-    if (this._closing) return;
-    this._callEofReceived(this._mode.halfOpen);
+    if (this._readStopped) return;
+    if (!this._reading || this._held.length > 0) this._held.push(null);
+    else this._callEofReceived(this._mode.halfOpen);
   };
+  /** Delivers what was held while paused, in order, until it is all delivered or the protocol pauses again. */
+  private readonly _deliverHeld = (): void => {
+    while (this._held.length > 0 && this._reading && !this._readStopped) this._deliverOneHeld();
+  };
+  private _deliverOneHeld(): void {
+    const data = this._held.shift()!;
+    if (data === null) this._callEofReceived(this._mode.halfOpen);
+    else this._callDataReceived(data);
+  }
   private readonly _deliverLost = (): void => {
     if (this._lost) return;
     this._lost = true;
+    // Node ended the stream while the protocol had paused with chunks held:
+    // they came before the end, and there is no later resume to wait for.
+    while (this._held.length > 0 && !this._readStopped) this._deliverOneHeld();
     try {
       this._protocol.connectionLost(this._error);
     } finally {
@@ -144,7 +175,8 @@ export class StreamTransport<P extends Protocol = Protocol> extends StreamTransp
   }
 
   getWriteBufferSize(): number {
-    return this._mode.writable ? this._stream.writableLength : 0;
+    // Node keeps counting the writes a destroyed (aborted) stream dropped; asyncio's abort empties the buffer.
+    return this._mode.writable && !this._stream.destroyed ? this._stream.writableLength : 0;
   }
 
   pauseReading(): void {
@@ -158,6 +190,8 @@ export class StreamTransport<P extends Protocol = Protocol> extends StreamTransp
     if (!this._mode.readable) throw new RuntimeError('resumeReading() on a write-only transport');
     if (this._closing || this._reading) return;
     this._reading = true;
+    // Through the loop, as asyncio's resume_reading: no protocol callback runs inside it.
+    if (this._held.length > 0) this._loop.callSoon(this._deliverHeld);
     this._stream.resume();
   }
 
@@ -169,6 +203,7 @@ export class StreamTransport<P extends Protocol = Protocol> extends StreamTransp
   close(): void {
     if (this._closing) return;
     this._closing = true;
+    this._readStopped = true;
     if (this._mode.readable) this._stream.pause();
     if (this._mode.writable && !this._stream.writableFinished && !this._stream.destroyed) {
       this._stream.end(this._destroyStream);
@@ -183,6 +218,7 @@ export class StreamTransport<P extends Protocol = Protocol> extends StreamTransp
 
   _forceClose(exc: Error | null): void {
     this._closing = true;
+    this._readStopped = true;
     this._error ??= exc;
     this._stream.destroy();
   }

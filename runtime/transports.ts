@@ -227,9 +227,19 @@ export abstract class FlowControlTransport<P extends BaseProtocol> extends Trans
   private _highWater = DEFAULT_HIGH_WATER;
   private _lowWater = DEFAULT_HIGH_WATER / 4;
   private _protocolPaused = false;
+  /** A `resumeWriting()` is queued on the loop and has not run yet. */
+  private _resumeQueued = false;
   // Bound once per transport so each crossing costs no allocation.
-  private readonly _callPauseWriting = (): void => this._protocol.pauseWriting();
-  private readonly _callResumeWriting = (): void => this._protocol.resumeWriting();
+  private readonly _deliverResumeWriting = (): void => {
+    // A pause since it was queued took it back: the protocol never learnt it could resume.
+    if (!this._resumeQueued) return;
+    this._resumeQueued = false;
+    try {
+      this._protocol.resumeWriting();
+    } catch (exception) {
+      this._flowControlFailed('protocol.resumeWriting() failed', exception);
+    }
+  };
 
   abstract getWriteBufferSize(): number;
 
@@ -256,18 +266,39 @@ export abstract class FlowControlTransport<P extends BaseProtocol> extends Trans
     return [this._lowWater, this._highWater];
   }
 
+  /**
+   * Called right after data was queued, inside the caller's `write()`: as in
+   * asyncio, `pauseWriting()` runs before `write()` returns, so a producer
+   * looping `while (!paused) transport.write(chunk)` stops (queued through
+   * the loop it would never run while that loop spins).
+   */
   protected _maybePauseProtocol(): void {
-    if (!this._protocolPaused && this.getWriteBufferSize() > this._highWater) {
-      this._protocolPaused = true;
-      this._loop._callIo(this._callPauseWriting);
+    if (this._protocolPaused || this.getWriteBufferSize() <= this._highWater) return;
+    this._protocolPaused = true;
+    if (this._resumeQueued) {
+      // The protocol is still paused as far as it knows: cancel the queued resume instead of pausing twice.
+      this._resumeQueued = false;
+      return;
+    }
+    try {
+      this._protocol.pauseWriting();
+    } catch (exception) {
+      this._flowControlFailed('protocol.pauseWriting() failed', exception);
     }
   }
 
+  /** Called after data left the buffer (an I/O event): `resumeWriting()` runs through the loop. */
   protected _maybeResumeProtocol(): void {
     if (this._protocolPaused && this.getWriteBufferSize() <= this._lowWater) {
       this._protocolPaused = false;
-      this._loop._callIo(this._callResumeWriting);
+      this._resumeQueued = true;
+      this._loop._callIo(this._deliverResumeWriting);
     }
+  }
+
+  /** asyncio's policy for a failing pauseWriting/resumeWriting: reported, the transport goes on. */
+  private _flowControlFailed(message: string, exception: unknown): void {
+    this._loop.callExceptionHandler({ message, exception, transport: this, protocol: this._protocol });
   }
 }
 
