@@ -14,6 +14,7 @@ import type { LoopRef } from '../shared/loopref.js';
 import { Ring } from '../shared/ring.js';
 import { createPolicy, type DispatchCandidate } from './dispatch.js';
 import type { EventLoop } from './event_loop.js';
+import { Future } from './futures.js';
 import { HandoffQueue } from './handoff.js';
 import type { LoopStats, LoopStatsSnapshot } from './loop_stats.js';
 import { listeningSockets, openListeners, sharedTraits, type ListenSpec } from './listening_socket.js';
@@ -21,6 +22,9 @@ import { RuntimeServer, type ServerHost } from './runtime_server.js';
 import { checkBacklog } from './servers.js';
 import { checkHost, checkPort, nodeFamily } from './tcp.js';
 import { DRAIN_CALL, SERVE_CALL, UNSERVE_CALL, type ServeKind, type ServeSpec } from './worker_server.js';
+
+/** Seconds after a drain's deadline that a worker loop gets to answer before it counts as stuck. */
+const DRAIN_REPLY_GRACE = 1;
 
 /** A worker loop as the coordinator meets it. */
 export interface WorkerEndpoint {
@@ -195,10 +199,31 @@ export class Coordinator implements ServerHost {
     this.closeServers();
     const slots = this.#accepting();
     for (const slot of slots) slot.accepting = false;
-    const aborted = await Promise.all(
-      slots.map((slot) => Promise.resolve(slot.ref.call<number>(DRAIN_CALL, timeout)).catch(() => 0)),
-    );
+    const aborted = await Promise.all(slots.map((slot) => this.#drainOne(slot, timeout)));
     return aborted.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * One worker's drain: the number of connections it closed at the
+   * deadline. A loop that has not answered `DRAIN_REPLY_GRACE` seconds after
+   * the deadline is stuck (a callback that never returns): waiting for it
+   * would keep the shutdown (and a SIGTERM) from ever ending, so its open
+   * connections are counted as closed, which they are when `close()`
+   * terminates its thread.
+   */
+  #drainOne(slot: WorkerSlot, timeout: number): Promise<number> {
+    const reply = slot.ref.call<number>(DRAIN_CALL, timeout);
+    return new Promise((resolve) => {
+      const timer = this.loop.callLater(timeout + DRAIN_REPLY_GRACE, () => {
+        resolve(slot.stats.connections);
+        // Nobody awaits its answer any more; cancelled, its failure when the thread ends is not reported as never retrieved.
+        if (reply instanceof Future) reply.cancel();
+      });
+      Promise.resolve(reply).then(
+        (closed) => resolve(closed),
+        () => resolve(0),
+      ).finally(() => timer.cancel());
+    });
   }
 
   /** Closes every server's listening sockets; connections stay open. */

@@ -108,6 +108,8 @@ export function createPolicy(name: unknown = 'round-robin'): DispatchPolicy {
     case 'least-loaded':
       return new LeastLoaded();
     default:
+      // A wrong type is a TypeError, a string that names no policy a RangeError (asyncio's ValueError).
+      if (typeof name !== 'string') throw new TypeError(`policy must be one of ${POLICIES.map((p) => `'${p}'`).join(', ')}, not ${String(name)}`);
       throw new RangeError(`policy must be one of ${POLICIES.map((p) => `'${p}'`).join(', ')}, not ${JSON.stringify(name)}`);
   }
 }

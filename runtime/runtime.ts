@@ -67,6 +67,9 @@ export interface SetupContext {
   coordinator: LoopRef;
 }
 
+/** Running loops that coordinate an open (or starting) Runtime: one Runtime per coordinator loop. */
+const coordinatorLoops = new WeakSet<EventLoop>();
+
 export class Runtime {
   /** The coordinator's own loop: the loop running on this thread when `start` was called, or one the runtime runs until `close`. */
   readonly loop: EventLoop;
@@ -102,6 +105,7 @@ export class Runtime {
     this.#threads = launched.map(({ thread }) => thread);
     this.#refs = this.#threads.map((thread) => thread.ref);
     this.coordinator = registryOf(loop).ref;
+    coordinatorLoops.add(loop);
     this.#policy = options.policy;
     this.#relaunch = relaunch;
     this.#servers = new Coordinator(loop, launched.map(({ thread, stats }) => ({ index: thread.index, ref: thread.ref, stats })));
@@ -144,13 +148,17 @@ export class Runtime {
    * Settles with the number of connections closed at the deadline. Idempotent.
    */
   shutdown(options: { timeout?: number } = {}): Promise<number> {
-    const timeout = checkShutdownTimeout(options?.timeout);
+    // Checked here: `options?.timeout` alone took null or a number for "no options" and began a 10 s shutdown.
+    if (options === null || typeof options !== 'object') throw new TypeError(`shutdown: options must be an object, got ${describe(options)}`);
+    const timeout = checkShutdownTimeout(options.timeout);
     this.#shutdown ??= drainThenClose(this.#servers, this.#supervisor, timeout, () => this.close());
     return this.#shutdown;
   }
 
   #serve(kind: ServeKind, name: string, host: string | string[] | null, port: number | string | null, opts: RuntimeServerOptions): Promise<RuntimeServer> {
     if (this.#closed !== null) return Promise.reject(new RuntimeError('the runtime is closed'));
+    // Checked before the spread below, which would turn 5 or 'x' into {} (and throw a bare TypeError on null).
+    if (opts === null || typeof opts !== 'object') return Promise.reject(new TypeError(`opts must be an object, got ${describe(opts)}`));
     return this.#servers.serve(kind, name, host, port, { ...opts, policy: opts.policy ?? this.#policy });
   }
 
@@ -165,12 +173,15 @@ export class Runtime {
   /** Starts a new loop thread for `index`; the runtime owns it from the start (a closing runtime stops it). */
   async #replace(index: number): Promise<WorkerEndpoint> {
     const { thread, stats } = await this.#relaunch(index);
+    // Peers learn of the new loop before it gets connections, so a connection's handler on any worker reaches it.
+    if (this.#closed === null) {
+      await Promise.all(this.#threads.filter((peer) => peer.index !== index).map((peer) => peer.peerReplaced(index, thread.ref)));
+    }
+    // Checked after the peers too: a peer stuck in a callback answers only when close() ends its thread.
     if (this.#closed !== null) {
       await thread.stop();
       throw new RuntimeError('the runtime closed while a worker was being replaced');
     }
-    // Peers learn of the new loop before it gets connections, so a connection's handler on any worker reaches it.
-    await Promise.all(this.#threads.filter((peer) => peer.index !== index).map((peer) => peer.peerReplaced(index, thread.ref)));
     this.#threads[index] = thread;
     this.#refs[index] = thread.ref;
     this.#watch(thread);
@@ -180,12 +191,19 @@ export class Runtime {
   /**
    * Starts `workers` loop threads, each loading `module` and awaiting its
    * `setup(loop, ctx)`, and resolves once all are ready. If any module
-   * throws, rejects with that error after ending every thread.
+   * throws, rejects with that error after ending every thread. A loop
+   * coordinates one Runtime at a time: RuntimeError on a running loop that
+   * already does, or when another loop began to run on this thread while
+   * the workers were set up.
    */
   static async start(options: RuntimeOptions): Promise<Runtime> {
     const { workers, module, ringSize, executorThreads, ...behaviour } = checkOptions(options);
     if (executorThreads !== undefined) setMaxExecutorThreads(executorThreads);
     const running = _getRunningLoop() as EventLoop | null;
+    // Both runtimes would register their signal relay and SIGINT/SIGTERM handlers on the one loop: the last one wins.
+    if (running !== null && coordinatorLoops.has(running)) {
+      throw new RuntimeError('Runtime.start: the running loop already coordinates a Runtime; close it first');
+    }
     const loop = running ?? newEventLoop();
     const coordinator = registryOf(loop, running === null ? Ring.create(ringSize) : undefined).ref;
     const rings = Array.from({ length: workers }, () => Ring.create(ringSize));
@@ -202,19 +220,22 @@ export class Runtime {
       return launched;
     };
     const launched = rings.map((_, index) => spawn(index));
+    // No await since the check above: a concurrent start on this loop sees it taken.
+    if (running !== null) coordinatorLoops.add(running);
+    let ownRun: Promise<void> | null = null;
     try {
       await Promise.all(launched.map(({ thread }) => thread.ready()));
+      // Throws RuntimeError if another loop began to run on this thread meanwhile (a concurrent Runtime.start).
+      if (running === null) ownRun = loop.runForever();
     } catch (error) {
       // The first failure ends every thread, those still setting up included (each closes its ring as it ends).
       await Promise.all(launched.map(({ thread }) => thread.stop()));
       if (running === null) loop.close();
+      else coordinatorLoops.delete(running);
       throw error;
     }
-    let ownRun: Promise<void> | null = null;
-    if (running === null) {
-      setEventLoop(loop);
-      ownRun = loop.runForever();
-    }
+    // Only once it runs: a failed start leaves the thread's current loop as it was.
+    if (running === null) setEventLoop(loop);
     return new Runtime(loop, ownRun, launched, relaunch, behaviour);
   }
 
@@ -229,11 +250,15 @@ export class Runtime {
 
   async #close(): Promise<void> {
     this.#servers.closeServers();
-    await this.#supervisor.stop();
+    // No replacement from now on. Awaited after the threads end: one under way may wait for a peer
+    // stuck in a callback, which only the end of that peer's thread releases.
+    const replacing = this.#supervisor.stop();
     this.#signals.close();
     this.#uninstallSignals();
     await Promise.all(this.#threads.map((thread) => thread.stop()));
+    await replacing;
     this.#threads.length = 0;
+    coordinatorLoops.delete(this.loop);
     if (this.#ownRun !== null) {
       this.loop.stop();
       await this.#ownRun;
@@ -267,6 +292,9 @@ function checkOptions(options: RuntimeOptions): {
   const executor = options.executor ?? {};
   if (executor === null || typeof executor !== 'object') throw new TypeError(`Runtime.start: executor must be an object, got ${describe(executor)}`);
   const executorThreads = executor.maxThreads;
+  if (executorThreads !== undefined && typeof executorThreads !== 'number') {
+    throw new TypeError(`Runtime.start: executor.maxThreads must be a positive integer, got ${describe(executorThreads)}`);
+  }
   if (executorThreads !== undefined && (!Number.isInteger(executorThreads) || executorThreads < 1)) {
     throw new RangeError(`Runtime.start: executor.maxThreads must be a positive integer, got ${describe(executorThreads)}`);
   }

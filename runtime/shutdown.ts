@@ -36,9 +36,12 @@ export async function drainThenClose(
   timeout: number,
   close: () => Promise<void>,
 ): Promise<number> {
-  await supervisor.stop();
+  // No replacement from now on; not awaited here: one under way may wait for a peer stuck in a
+  // callback, which only close() ends (and close() waits for the replacement).
+  const replacing = supervisor.stop();
   const closed = await coordinator.drain(timeout);
   await close();
+  await replacing;
   return closed;
 }
 

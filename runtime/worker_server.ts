@@ -110,7 +110,7 @@ export class WorkerServer {
     let server: http.Server | null = null;
     let accept: (served: Served, fd: number, family: number) => void;
     if (spec.kind === 'http') {
-      const listener = handler as http.RequestListener;
+      const listener = guardedListener(this.#loop, handler as RequestHandler);
       server = spec.ssl === null ? http.createServer(listener) : https.createServer(spec.ssl, listener);
       // It never listens itself, but Node tracks an http.Server's connections (for closeIdleConnections,
       // and for its header and request timeouts) only from its 'listening' event on.
@@ -247,6 +247,36 @@ export class WorkerServer {
     const loop = this.#loop;
     return () => new StreamReaderProtocol(new StreamReader({ loop, limit: limit ?? undefined }), clientConnected, loop);
   }
+}
+
+/** A `serveHttp` handler: Node's `(req, res)` listener, which may return a promise (an async function). */
+type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
+
+/**
+ * `handler`, with what it throws, or its promise rejects with, sent to the
+ * loop's exception handler and that request's connection closed. Unguarded,
+ * Node lets the throw escape as an uncaught exception, which ends the whole
+ * worker thread and every connection it serves; the runtime's promise is
+ * that a callback's exception goes to its loop's exception handler and the
+ * loop goes on, as a failing protocol factory closes only its own connection.
+ */
+function guardedListener(loop: BaseEventLoop, handler: RequestHandler): http.RequestListener {
+  const fail = (exception: unknown, res: http.ServerResponse): void => {
+    loop.callExceptionHandler({ message: 'Exception in a serveHttp request handler; its connection was closed', exception });
+    res.destroy();
+  };
+  return (req, res) => {
+    let result: unknown;
+    try {
+      result = handler(req, res);
+    } catch (exception) {
+      fail(exception, res);
+      return;
+    }
+    if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+      (result as PromiseLike<unknown>).then(undefined, (exception: unknown) => fail(exception, res));
+    }
+  };
 }
 
 /**
