@@ -159,7 +159,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   ): Promise<R1 | R2> {
     const awaiter = awaitHook === null ? null : awaitHook(this as Future<unknown>);
     return new Promise<R1 | R2>((resolve, reject) => {
-      this.addDoneCallback(() => {
+      const settle = (): void => {
         const cancelled = awaiter === null ? null : awaiter._awaitDone(this as Future<unknown>);
         try {
           if (cancelled === null && this._state === FINISHED && !this._hasException) {
@@ -174,7 +174,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
         } catch (exc) {
           reject(exc);
         }
-      });
+      };
+      // A closed loop runs no callback, but a done future still has its outcome: `await`
+      // ignores the promise then() returns, so a refusal here would hang it (and reject unheard).
+      if (this._state !== PENDING && this._loop.isClosed()) settle();
+      else this.addDoneCallback(settle);
     });
   }
 

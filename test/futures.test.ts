@@ -4,7 +4,7 @@
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { CancelledError, Future, InvalidStateError, isFuture, type ExceptionContext } from 'multiloop';
+import { CancelledError, Future, InvalidStateError, isFuture, newEventLoop, type ExceptionContext } from 'multiloop';
 import { loopFor, runOnce, test } from './helpers/loop.js';
 
 test('a new future is pending', (t) => {
@@ -192,6 +192,17 @@ test('awaiting a cancelled future throws CancelledError', async (t) => {
   });
   t.true(caught instanceof CancelledError);
   t.is((caught as CancelledError).message, 'stop it');
+});
+
+test('awaiting a done future of a closed loop gives its outcome', async (t) => {
+  const loop = newEventLoop();
+  const done = loop.createFuture<number>();
+  const failed = loop.createFuture<number>();
+  done.setResult(7);
+  failed.setException(new RangeError('late'));
+  loop.close();
+  t.is(await done, 7);
+  await t.throwsAsync(async () => failed, { instanceOf: RangeError, message: 'late' });
 });
 
 test('a future created without a loop belongs to the running loop', async (t) => {
