@@ -18,6 +18,7 @@
  * and `connectionLost` exactly once, with the error that ended the
  * connection or null; no callback runs while the loop is stopped.
  */
+import { Buffer } from 'node:buffer';
 import type { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
 import type { Handle } from './handles.js';
@@ -70,7 +71,7 @@ export class FdTransport<P extends Protocol = Protocol> extends StreamTransportB
   private readonly _onReadable = (): void => {
     let data: Buffer | null;
     try {
-      // A fresh Buffer holding a copy of the bytes read: the protocol may keep it.
+      // Bytes of their own (a view of a read arena no later read reuses): the protocol may keep them.
       data = this._sock._tryRecv(RECV_SIZE, 'recv');
     } catch (exc) {
       this._fatalError(exc, 'Fatal read error on socket transport');
@@ -135,8 +136,9 @@ export class FdTransport<P extends Protocol = Protocol> extends StreamTransportB
 
   /**
    * Sends `data`: what the kernel takes at once is sent now, the rest is
-   * buffered (by reference: `data` must not change until it is sent) and
-   * sent as the socket drains. Never throws for a lost connection.
+   * copied into the buffer (as asyncio's write() does: the caller may reuse
+   * `data` at once) and sent as the socket drains. Never throws for a lost
+   * connection.
    */
   write(data: Uint8Array): void {
     checkBytes(data, 'data');
@@ -158,7 +160,7 @@ export class FdTransport<P extends Protocol = Protocol> extends StreamTransportB
       if (sent === length) return;
       this._startWriting();
     }
-    this._buffer.push(sent === 0 ? data : data.subarray(sent));
+    this._buffer.push(Buffer.from(sent === 0 ? data : data.subarray(sent)));
     this._buffered += length - sent;
     this._maybePauseProtocol();
   }

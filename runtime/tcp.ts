@@ -2,6 +2,7 @@
  * The stream transport (over a Node stream: a TCP, UNIX or TLS `net.Socket`,
  * or a pipe) and `createConnection`.
  */
+import { Buffer } from 'node:buffer';
 import dns from 'node:dns';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
@@ -145,7 +146,9 @@ export class StreamTransport<P extends Protocol = Protocol> extends StreamTransp
       return;
     }
     if (data.length === 0) return;
-    this._stream.write(data, this._onWritten);
+    // A copy: Node's streams keep the caller's buffer until it is sent, but asyncio's write()
+    // buffers the bytes, so code written for it reuses its buffer at once.
+    this._stream.write(Buffer.from(data), this._onWritten);
     this._maybePauseProtocol();
   }
 

@@ -2,6 +2,7 @@
  * UDP: `createDatagramEndpoint` and the datagram transport over a Node
  * `dgram.Socket`.
  */
+import { Buffer } from 'node:buffer';
 import dgram from 'node:dgram';
 import type dns from 'node:dns';
 import type { BaseEventLoop } from './base_events.js';
@@ -90,8 +91,10 @@ export class UdpTransport<P extends DatagramProtocol = DatagramProtocol>
       this._warnWriteAfterClose();
       return;
     }
-    if (this._remote !== null) this._socket.send(data, this._onSent);
-    else this._socket.send(data, port, host, this._onSent);
+    // A copy, as the stream transports' write(): Node's dgram keeps the caller's buffer while the datagram is queued.
+    const datagram = Buffer.from(data);
+    if (this._remote !== null) this._socket.send(datagram, this._onSent);
+    else this._socket.send(datagram, port, host, this._onSent);
     this._maybePauseProtocol();
   }
 

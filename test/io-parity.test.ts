@@ -8,7 +8,7 @@ import net from 'node:net';
 import test from 'ava';
 import type { Readable } from 'node:stream';
 import {
-  AF_INET, AF_INET6, AI_V4MAPPED, SOCK_STREAM, SubprocessProtocol, socketpair, type EventLoop, type Transport,
+  AF_INET, AF_INET6, AI_V4MAPPED, Protocol, SOCK_STREAM, SubprocessProtocol, socketpair, type EventLoop, type Transport,
 } from 'multiloop';
 import { loopFor, runOnce, withLoop } from './helpers/loop.js';
 import { Recorder } from './helpers/protocols.js';
@@ -239,4 +239,75 @@ test.serial('getaddrinfo of an IPv4 literal with family AF_INET6 and AI_V4MAPPED
   const loop = loopFor(t);
   const infos = await loop.runUntilComplete(loop.getaddrinfo('127.0.0.1', 80, { family: AF_INET6, type: SOCK_STREAM, flags: AI_V4MAPPED }));
   t.deepEqual(infos.map((info) => info[4]), [['::ffff:127.0.0.1', 80, 0, 0]]);
+});
+
+/** All bytes a plain Node connection to `port` receives until the server's EOF. */
+function readAll(port: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('data', (chunk: Buffer) => chunks.push(chunk));
+    sock.on('end', () => {
+      sock.destroy();
+      resolve(Buffer.concat(chunks));
+    });
+    sock.on('error', reject);
+  });
+}
+
+/** True when every byte of `bytes` is `value`. */
+function allBytesAre(bytes: Buffer, value: number): boolean {
+  return bytes.every((byte) => byte === value);
+}
+
+const REFILLED = 8 * 1024 * 1024;
+
+test.serial('a server transport sends what write() was given though the caller refills the buffer at once', async (t) => {
+  await withLoop(async (loop: EventLoop) => {
+    // More than the socket takes at once: most of it waits in the transport.
+    const server = await loop.createServer(() => new (class extends Protocol {
+      override connectionMade(transport: Transport): void {
+        const data = Buffer.alloc(REFILLED, 0x5a);
+        transport.write(data);
+        data.fill(0xff);
+        transport.close();
+      }
+    })(), '127.0.0.1', 0);
+    try {
+      const received = await readAll(server.sockets![0]!.getsockname()[1] as number);
+      t.is(received.length, REFILLED);
+      t.true(allBytesAre(received, 0x5a));
+    } finally {
+      server.close();
+      await server.waitClosed();
+    }
+  });
+});
+
+test.serial('a client transport sends what write() was given though the caller refills the buffer at once', async (t) => {
+  let collected!: Promise<Buffer>;
+  const server = net.createServer((sock) => {
+    collected = new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      sock.on('data', (chunk: Buffer) => chunks.push(chunk));
+      sock.on('end', () => {
+        sock.end();
+        resolve(Buffer.concat(chunks));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  await withLoop(async (loop: EventLoop) => {
+    const port = (server.address() as net.AddressInfo).port;
+    const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', port);
+    const data = Buffer.alloc(REFILLED, 0x5a);
+    transport.write(data);
+    data.fill(0xff);
+    transport.writeEof();
+    await client.seen('lost');
+  });
+  const bytes = await collected;
+  t.is(bytes.length, REFILLED);
+  t.true(allBytesAre(bytes, 0x5a));
 });

@@ -92,6 +92,21 @@ test.serial('an unconnected endpoint sends to any address and reports the sender
   });
 });
 
+test.serial('sendto sends the datagram it was given though the caller refills the buffer at once', async (t) => {
+  await withLoop(async (loop) => {
+    const [a, pa] = await loop.createDatagramEndpoint(() => new Recorder(loop), ['127.0.0.1', 0]);
+    const [b, pb] = await loop.createDatagramEndpoint(() => new Recorder(loop), ['127.0.0.1', 0]);
+    const data = Buffer.from('first');
+    a.sendto(data, b.getExtraInfo('sockname') as Address);
+    data.write('later');
+    await pb.received(1);
+    t.is(pb.datagrams[0]![0], 'first');
+    a.close();
+    b.close();
+    await Promise.all([pa.lost, pb.lost]);
+  });
+});
+
 test.serial('IPv6 endpoints report four-element addresses', async (t) => {
   await withLoop(async (loop) => {
     const [a, pa] = await loop.createDatagramEndpoint(() => new Recorder(loop), ['::1', 0]);
