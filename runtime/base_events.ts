@@ -333,14 +333,18 @@ export class BaseEventLoop {
   _runCallback(fn: AnyCallback, argc: number, a0: unknown, a1: unknown, a2: unknown): void {
     if (this.debug) return this._runHandle(new Handle(fn, [a0, a1, a2].slice(0, argc), this));
     this.callbacksRun++;
+    let result: unknown;
     try {
-      if (argc === 0) fn();
-      else if (argc === 1) fn(a0);
-      else if (argc === 2) fn(a0, a1);
-      else fn(a0, a1, a2);
+      if (argc === 0) result = fn();
+      else if (argc === 1) result = fn(a0);
+      else if (argc === 2) result = fn(a0, a1);
+      else result = fn(a0, a1, a2);
     } catch (exc) {
       new Handle(fn, [a0, a1, a2].slice(0, argc), this)._report(exc);
+      return;
     }
+    // As Handle._run: an async function's rejection is its exception.
+    if (result instanceof Promise) result.then(undefined, (exc: unknown) => new Handle(fn, [a0, a1, a2].slice(0, argc), this)._report(exc));
   }
 
   /** @internal How many callbacks this loop has run (runtime statistics). */

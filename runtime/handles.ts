@@ -46,8 +46,10 @@ export class Handle {
   _run(): void {
     try {
       const args = this._args;
-      if (args.length === 0) this._callback!();
-      else this._callback!(...args);
+      const result: unknown = args.length === 0 ? this._callback!() : this._callback!(...args);
+      // An async function fails by rejecting its promise, not by throwing: that goes to
+      // the exception handler too (unheard, Node would end the process for it).
+      if (result instanceof Promise) result.then(undefined, (exc: unknown) => this._report(exc));
     } catch (exc) {
       this._report(exc);
     }

@@ -51,6 +51,21 @@ test('a callback scheduled from a Node callback wakes an idle running loop', asy
   t.false(loop.isRunning());
 });
 
+test('an async callback that rejects reaches the exception handler with its Handle', async (t) => {
+  const loop = loopFor(t);
+  const error = new Error('rejected');
+  const reported = loop.createFuture<Record<string, unknown>>();
+  loop.setExceptionHandler((_l, context) => reported.setResult(context));
+  const handle = loop.callSoon(async () => {
+    await null;
+    throw error;
+  });
+  const context = await loop.runUntilComplete(reported);
+  t.is(context.exception, error);
+  t.is(context.handle, handle);
+  t.regex(String(context.message), /^Exception in callback/);
+});
+
 test('a cancelled handle never runs', async (t) => {
   const loop = loopFor(t);
   let calls = 0;

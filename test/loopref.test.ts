@@ -4,7 +4,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { EventLoop, Future, Handle, LoopRef, RingClosedError, RuntimeError, getLoopRef } from '../runtime/index.js';
+import { EventLoop, Future, Handle, LoopRef, RingClosedError, RuntimeError, getLoopRef, sleep } from '../runtime/index.js';
 import { registryOf } from '../runtime/registry.js';
 import { Ring } from '../shared/ring.js';
 import { loopFor } from './helpers/loop.js';
@@ -92,6 +92,22 @@ for (const argc of [2, 5]) {
     t.deepEqual((contexts[0]!.handle as Handle)._args, Array.from({ length: argc }, (_, i) => i));
   });
 }
+
+test.serial('an async function called from another thread that rejects reaches the exception handler with a Handle', async (t) => {
+  const loop = loopFor(t);
+  const error = new Error('async boom');
+  const reported = loop.createFuture<Record<string, unknown>>();
+  loop.setExceptionHandler((_l, context) => reported.setResult(context));
+  loop.register('failsLater', async (_n: number) => {
+    await sleep(0);
+    throw error;
+  });
+  getLoopRef(loop).callSoonThreadsafe('failsLater', 3);
+  const context = await loop.runUntilComplete(reported);
+  t.is(context.exception, error);
+  t.regex(String(context.message), /^Exception in callback/);
+  t.deepEqual((context.handle as Handle)._args, [3]);
+});
 
 test.serial('4 producer threads × 100,000 messages into one loop with a 4 KiB ring: each delivered once, producer order kept', async (t) => {
   const loop = loopFor(t);
