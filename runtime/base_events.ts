@@ -20,7 +20,7 @@ import { Future } from './futures.js';
 import { Handle, NO_ARGS, TimerHandle } from './handles.js';
 import { logger } from './log.js';
 import { ReadyQueue } from './ready_queue.js';
-import { _getRunningLoop, _setRunningLoop } from './running.js';
+import { _getRunningLoop, _noteLoopMade, _setRunningLoop } from './running.js';
 import { Task, _outsideTasks, currentTask, ensureFuture, type Coroutine } from './tasks.js';
 import { TimerQueue } from './timers.js';
 import { checkCallback, checkSeconds, type AnyCallback } from './validate.js';
@@ -71,6 +71,10 @@ export class BaseEventLoop {
   /** Keeps the process (or worker thread) alive while runForever runs, as a blocked asyncio thread would. */
   private keepAlive: NodeJS.Timeout | null = null;
   private finishRun: (() => void) | null = null;
+
+  constructor() {
+    _noteLoopMade(this);
+  }
 
   // ---------------------------------------------------------------- running
 

@@ -19,7 +19,11 @@ export function getRunningLoop(): EventLoop {
   return loop as EventLoop;
 }
 
-/** A new loop, not made current: pass it to `setEventLoop` for that. */
+/**
+ * A new loop, not made current (pass it to `setEventLoop` for that); but
+ * until another loop is made or set, Futures, `sleep()`, `gather()`, ...
+ * made outside a running loop belong to it (running.ts, `_futureLoop`).
+ */
 export function newEventLoop(): EventLoop {
   return new EventLoop();
 }

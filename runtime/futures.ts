@@ -9,7 +9,7 @@
  * exception handler when it is garbage collected.
  */
 import { CancelledError, InvalidStateError } from './errors.js';
-import { _currentLoop, type LoopCore } from './running.js';
+import { _futureLoop, type LoopCore } from './running.js';
 import { checkCallback } from './validate.js';
 
 const PENDING = 0;
@@ -63,7 +63,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** `loop` defaults to the running loop, else this thread's current loop. */
   constructor(loop?: LoopCore) {
-    this._loop = loop ?? _currentLoop();
+    this._loop = loop ?? _futureLoop();
   }
 
   getLoop(): LoopCore {

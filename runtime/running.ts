@@ -24,6 +24,8 @@ export interface LoopCore {
 
 let runningLoop: LoopCore | null = null;
 let currentLoop: LoopCore | null = null;
+/** The loop most recently made, or made current, on this thread (see `_futureLoop`). */
+let latestLoop: LoopCore | null = null;
 let makeLoop: (() => LoopCore) | null = null;
 
 /** @internal Set by the loop while it runs; null when it stops. */
@@ -51,7 +53,29 @@ export function _currentLoop(): LoopCore {
   return currentLoop;
 }
 
-/** Makes `loop` this thread's current loop (null clears it). */
+/**
+ * The loop that a Future made with no loop named belongs to (so also
+ * `sleep`, `gather`, `waitFor`, ... and a Task's): the running loop, else
+ * the loop most recently made or made current on this thread while it is
+ * open, else the current loop. asyncio's coroutines find their loop when
+ * they first run, inside `loop.run_until_complete(asyncio.sleep(1))`; a
+ * Future needs one when made, and the loop about to run it is, in such
+ * code, the one just made, current or not (CPython's own tests clear the
+ * current loop with `set_event_loop(None)` and go on that way).
+ */
+export function _futureLoop(): LoopCore {
+  if (runningLoop !== null) return runningLoop;
+  if (latestLoop !== null && !latestLoop.isClosed()) return latestLoop;
+  return _currentLoop();
+}
+
+/** @internal Called by every new loop: see `_futureLoop`. */
+export function _noteLoopMade(loop: LoopCore): void {
+  latestLoop = loop;
+}
+
+/** Makes `loop` this thread's current loop (null clears it, leaving `_futureLoop`'s latest loop as it is). */
 export function _setCurrentLoop(loop: LoopCore | null): void {
   currentLoop = loop;
+  if (loop !== null) latestLoop = loop;
 }

@@ -1,12 +1,13 @@
 /**
  * The task functions of asyncio: sleep, gather, waitFor, shield, wait.
  *
- * Each returns a Future of the running (else current) loop, so it can be
- * awaited in a Task or passed to `runUntilComplete`.
+ * Each returns a Future of the running loop (outside one, of the loop
+ * `_futureLoop` names: the one made last), so it can be awaited in a Task
+ * or passed to `runUntilComplete`.
  */
 import { CancelledError, RuntimeError, TimeoutError } from './errors.js';
 import { Future, isFuture } from './futures.js';
-import { _currentLoop, type LoopCore } from './running.js';
+import { _futureLoop, type LoopCore } from './running.js';
 import { ensureFuture, type Coroutine } from './tasks.js';
 import { checkSeconds } from './validate.js';
 
@@ -15,7 +16,7 @@ export type Awaitable<T> = Future<T> | Coroutine<T>;
 /** Resolves with `result` after `delay` seconds; cancelling it cancels the timer. */
 export function sleep<T = undefined>(delay: number, result?: T): Future<T> {
   checkSeconds(delay, 'sleep', 'delay');
-  const loop = _currentLoop();
+  const loop = _futureLoop();
   if (delay <= 0) {
     // As callLater would, refused on a closed loop.
     if (loop.isClosed()) throw new RuntimeError('Event loop is closed');
@@ -107,7 +108,7 @@ class GatherFuture extends Future<unknown[]> {
  */
 export function waitFor<T>(aw: Awaitable<T>, timeout: number | null): Future<T> {
   if (timeout !== null) checkSeconds(timeout, 'waitFor', 'timeout');
-  const loop = _currentLoop();
+  const loop = _futureLoop();
   const inner = ensureChild(aw, loop, 'waitFor: aw');
   if (timeout === null) return inner;
   let timedOut = false;
@@ -192,7 +193,7 @@ export function wait<T>(aws: Iterable<Awaitable<T>>, options: WaitOptions = {}):
   if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
     throw new RangeError(`wait: options.returnWhen must be FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED, got ${String(returnWhen)}`);
   }
-  const loop = _currentLoop();
+  const loop = _futureLoop();
   const futures = new Set<Future<T>>();
   let i = 0;
   for (const aw of aws) futures.add(ensureChild(aw, loop, `wait: aws[${i++}]`));
@@ -225,7 +226,7 @@ export function wait<T>(aws: Iterable<Awaitable<T>>, options: WaitOptions = {}):
  * current) loop.
  */
 function loopOfFirst(aw: unknown): LoopCore {
-  return isFuture(aw) ? aw._loop : _currentLoop();
+  return isFuture(aw) ? aw._loop : _futureLoop();
 }
 
 function ensureChild<T>(aw: Awaitable<T>, loop: LoopCore, what: string): Future<T> {

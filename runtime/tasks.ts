@@ -17,7 +17,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { CancelledError, RuntimeError } from './errors.js';
 import { Future, _setAwaitHook, isFuture } from './futures.js';
-import { _currentLoop, type LoopCore } from './running.js';
+import { _futureLoop, type LoopCore } from './running.js';
 import { describe, type AnyCallback } from './validate.js';
 
 /** The three coroutine forms a Task accepts. */
@@ -56,7 +56,7 @@ export class Task<T = unknown> extends Future<T> {
   private readonly detached: boolean;
 
   constructor(coro: Coroutine<T>, loop?: LoopCore) {
-    super(loop ?? _currentLoop());
+    super(loop ?? _futureLoop());
     if (isGenerator(coro)) {
       this.generator = coro;
       this.detached = false;
@@ -275,7 +275,7 @@ export function ensureFuture<T>(x: Future<T> | Coroutine<T>, loop?: LoopCore, ar
     return x as Future<T>;
   }
   if (isGenerator(x) || typeof x === 'function' || isThenable(x)) {
-    return (loop ?? _currentLoop()).createTask<T>(x) as unknown as Future<T>;
+    return (loop ?? _futureLoop()).createTask<T>(x) as unknown as Future<T>;
   }
   throw new TypeError(`${argument} must be a Future, a generator, an async function or a promise, got ${describe(x)}`);
 }

@@ -4,7 +4,7 @@
  */
 import type { ExecutionContext } from 'ava';
 import {
-  EventLoop, Future, RuntimeError, getEventLoop, getRunningLoop, newEventLoop, setEventLoop,
+  EventLoop, Future, RuntimeError, getEventLoop, getRunningLoop, newEventLoop, setEventLoop, sleep,
 } from 'multiloop';
 import { loopFor, test } from './helpers/loop.js';
 
@@ -85,4 +85,28 @@ test('a Future made outside any running loop belongs to the current loop', (t) =
   const loop = newEventLoop();
   setEventLoop(loop);
   t.is(new Future().getLoop(), loop);
+});
+
+test('a Future made outside any running loop belongs to the loop made last while it is open, current or not', (t) => {
+  resetCurrentLoop(t);
+  const current = newEventLoop();
+  setEventLoop(current);
+  const latest = loopFor(t);
+  t.is(new Future().getLoop(), latest);
+  t.is(getEventLoop(), current);
+});
+
+test('once the loop made last is closed, a Future made outside any running loop belongs to the current loop', (t) => {
+  resetCurrentLoop(t);
+  const current = newEventLoop();
+  setEventLoop(current);
+  newEventLoop().close();
+  t.is(new Future().getLoop(), current);
+});
+
+test('a new loop never made current runs sleep() made outside it, as asyncio runs run_until_complete(sleep())', async (t) => {
+  resetCurrentLoop(t);
+  setEventLoop(null);
+  const loop = loopFor(t);
+  t.is(await loop.runUntilComplete(sleep(0.001, 'slept')), 'slept');
 });
