@@ -218,7 +218,7 @@ int main(int argc, char **argv) {
   int open = connections;
   int marked_counting = !marks, marked_done = !marks;
   struct epoll_event events[64];
-  while (open > 0 || !marked_done) {
+  for (;;) {
     double t = now();
     if (!marked_counting && t >= count_from) {
       puts("{\"mark\":\"counting\"}");
@@ -230,10 +230,11 @@ int main(int argc, char **argv) {
       fflush(stdout);
       marked_done = 1;
     }
-    /* Wake for the next mark even if no connection has anything to say. */
+    if (open == 0 && marked_done) break;
+    /* Wake for the next mark even if no connection has anything to say (a negative timeout would wait forever). */
     double next = !marked_counting ? count_from : !marked_done ? deadline : t + 1;
-    int timeout = (int)((next - t) * 1000) + 1;
-    int n = epoll_wait(epoll, events, 64, open > 0 ? timeout : (int)((deadline - t) * 1000) + 1);
+    int timeout = next > t ? (int)((next - t) * 1000) + 1 : 0;
+    int n = epoll_wait(epoll, events, 64, timeout);
     if (n < 0) {
       if (errno == EINTR) continue;
       perror("load-client: epoll_wait");
