@@ -144,8 +144,9 @@ export class StreamReader {
 
   /**
    * One line, `\n` included; at EOF, what is left (possibly empty). A line
-   * longer than `limit` throws LimitOverrunError after dropping it (or the
-   * whole buffer if its end was not received yet).
+   * longer than `limit` throws RangeError (asyncio's ValueError; its
+   * `cause` is readuntil's LimitOverrunError) after dropping the line (or
+   * the whole buffer if its end was not received yet).
    */
   async readline(): Promise<Buffer> {
     try {
@@ -155,6 +156,7 @@ export class StreamReader {
       if (exc instanceof LimitOverrunError) {
         if (this._joined()[exc.consumed] === NEWLINE[0]) this._take(exc.consumed + 1);
         else this._take(this._length);
+        throw new RangeError(exc.message, { cause: exc });
       }
       throw exc;
     }
