@@ -3,8 +3,10 @@
  *
  * Each sets `name` so that logs and `String(err)` say which one it is even
  * after the error has crossed a thread (structured clone keeps only
- * `name`, `message` and `stack`).
+ * `name`, `message` and `stack`); through a loop's ring (`LoopRef.call`)
+ * they arrive as instances of their class.
  */
+import { registerErrorClass } from '../shared/codec.js';
 
 /** Misuse of loop state: running a running loop, using a closed loop, ... */
 export class RuntimeError extends Error {
@@ -24,4 +26,8 @@ export class CancelledError extends Error {
 /** A deadline passed: `waitFor` and friends. */
 export class TimeoutError extends Error {
   override name = 'TimeoutError';
+}
+
+for (const errorClass of [RuntimeError, InvalidStateError, CancelledError, TimeoutError]) {
+  registerErrorClass(errorClass, errorClass.name);
 }

@@ -21,7 +21,7 @@ import { encodeReply, readArgs, type MessageHandler } from '../shared/messages.j
 import { PendingRequests, type ReplyEndpoint } from '../shared/requests.js';
 import { Ring, RingClosedError, type RingWriter } from '../shared/ring.js';
 import type { BaseEventLoop } from './base_events.js';
-import { RuntimeError } from './errors.js';
+import { CancelledError, RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import { Handle } from './handles.js';
 import { Inbox } from './inbox.js';
@@ -117,6 +117,8 @@ class Registry implements MessageHandler, ReplyEndpoint {
       // The caller may have cancelled the Future; the remote call cannot be recalled, its outcome is dropped.
       if (future.done()) return;
       if (ok) future.setResult(value);
+      // As run_coroutine_threadsafe's future: the remote call ended cancelled, so does its Future here.
+      else if (value instanceof CancelledError) future.cancel(value.message);
       else future.setException(value);
     });
     return future;

@@ -471,12 +471,25 @@ function viewTypeIndex(view: ArrayBufferView): number {
   throw new TypeError(`cannot send a ${view.constructor.name} to another thread`);
 }
 
-const ERROR_TYPES: Record<string, ErrorConstructor> = {
+/** An Error class that can be made from a message alone. */
+export type ErrorClass = new (message?: string) => Error;
+
+const ERROR_TYPES: Record<string, ErrorClass> = {
   Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError,
 };
 
-/** An Error of the sender's built-in class when there is one, else an Error bearing the sender's `name`. */
-function reviveError(name: string, message: string, stack: unknown): Error {
+/**
+ * Decodes errors named `name` as instances of `errorClass` in this thread
+ * (the runtime registers its RuntimeError, CancelledError, ..., so that
+ * `instanceof` works on an error from another thread). Registered per
+ * thread: a thread that never loads the class gets an Error of that name.
+ */
+export function registerErrorClass(errorClass: ErrorClass, name: string): void {
+  ERROR_TYPES[name] = errorClass;
+}
+
+/** An Error of the sender's class when this thread knows it by name (built-in or registered), else an Error bearing the sender's `name`. */
+export function reviveError(name: string, message: string, stack: unknown): Error {
   const err = new (ERROR_TYPES[name] ?? Error)(message);
   if (err.name !== name) Object.defineProperty(err, 'name', { value: name, writable: true, configurable: true });
   if (typeof stack === 'string') err.stack = stack;

@@ -6,8 +6,11 @@
  *   request: kind, name, reply ring id, request id, argc, args...
  *   reply:   kind, request id, ok, value (the result, or the error)
  */
-import { Decoder, Encoder, scalarSize, shortAsciiSize, writeScalar, writeShortAscii } from './codec.js';
-import type { RingWriter } from './ring.js';
+import { Decoder, Encoder, registerErrorClass, scalarSize, shortAsciiSize, writeScalar, writeShortAscii } from './codec.js';
+import { RingClosedError, type RingWriter } from './ring.js';
+
+// A remote function that failed calling a closed loop fails its caller with the same class.
+registerErrorClass(RingClosedError, 'RingClosedError');
 
 const enum Kind {
   Call = 1,

@@ -4,7 +4,7 @@ import test from 'ava';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { EventLoop, Future, Handle, LoopRef, RingClosedError, RuntimeError, getLoopRef, sleep } from '../runtime/index.js';
+import { CancelledError, EventLoop, Future, Handle, LoopRef, RingClosedError, RuntimeError, getLoopRef, sleep } from '../runtime/index.js';
 import { registryOf } from '../runtime/registry.js';
 import { Ring } from '../shared/ring.js';
 import { loopFor } from './helpers/loop.js';
@@ -230,12 +230,27 @@ test.serial('call across loops fails the Future with the exception the function 
   await exited;
 });
 
+test.serial('call of a function whose result ends cancelled cancels the caller Future, with the message', async (t) => {
+  const loop = loopFor(t);
+  const { ref, exited } = await startLoopWorker(loop);
+  const [cancelled, error] = await loop.runUntilComplete(async () => {
+    const result = ref.call('cancelled', 'gave up') as Future<unknown>;
+    const outcome = await result.then(() => null, (e: unknown) => e);
+    return [result.cancelled(), outcome] as const;
+  });
+  t.true(cancelled);
+  t.true(error instanceof CancelledError);
+  t.is((error as Error).message, 'gave up');
+  ref.callSoonThreadsafe('stop');
+  await exited;
+});
+
 test.serial('call of an unknown name fails the caller and reaches the target loop exception handler', async (t) => {
   const loop = loopFor(t);
   const reported = collect(loop, 'reported', 1);
   const { ref, exited } = await startLoopWorker(loop);
   const error = await loop.runUntilComplete(async () => ref.call('nope').then(() => null, (e: unknown) => e));
-  t.is((error as Error).name, 'RuntimeError');
+  t.true(error instanceof RuntimeError);
   t.regex((error as Error).message, /no function registered as 'nope'/);
   const [[message]] = (await loop.runUntilComplete(reported)) as [[string]];
   t.regex(message, /no function registered as 'nope'/);

@@ -18,6 +18,11 @@ loop.register('addLater', (a: number, b: number) => {
 loop.register('fail', (message: string) => {
   throw new TypeError(message);
 });
+loop.register('cancelled', (message: string) => {
+  const future = loop.createFuture<number>();
+  future.cancel(message);
+  return future;
+});
 loop.register('die', () => process.exit(3));
 loop.register('askParent', (n: number) => parent.call('double', n));
 loop.register('echoTo', (name: string, ...args: unknown[]) => parent.callSoonThreadsafe(name, ...args));
