@@ -81,8 +81,9 @@ const moduleUrls = new Map<string, string>();
  * import anything. Arguments and the result are structured-cloned; an
  * argument wrapped in `transfer()` is moved. Cancelling the Future drops a
  * call that has not started; a started one runs on and its result is
- * dropped. A task that throws rejects the Future with its error (class,
- * message and stack from the executor thread). Throws RuntimeError on a
+ * dropped. A task that throws rejects the Future with its error (message,
+ * stack and own properties from the executor thread; its class when built
+ * in or multiloop's, else its name). Throws RuntimeError on a
  * closed loop, TypeError for a bad `executor` or `fn`.
  */
 export function runInExecutor<R>(

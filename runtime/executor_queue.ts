@@ -11,9 +11,10 @@
  * cancelled, its loop closed) is skipped and never reaches a thread, and
  * the outcome of one abandoned after it started is dropped.
  */
+import { reviveError } from '../shared/codec.js';
 import type { BaseEventLoop } from './base_events.js';
 import type { Executor } from './executor.js';
-import type { ExecutorTask, Transferable } from './executor_task.js';
+import { isCarriedError, type CarriedError, type ExecutorTask, type Transferable } from './executor_task.js';
 import type { Future } from './futures.js';
 import { ReadyQueue } from './ready_queue.js';
 
@@ -72,7 +73,12 @@ function settleResult(future: Future<unknown>, value: unknown): void {
 }
 
 function settleException(future: Future<unknown>, error: unknown): void {
-  if (!future.done()) future.setException(error);
+  if (!future.done()) future.setException(isCarriedError(error) ? revived(error) : error);
+}
+
+/** The Error an executor thread sent as data: its class when this thread knows it by name, its properties back. */
+function revived(carried: CarriedError): Error {
+  return Object.assign(reviveError(carried.name, carried.message, carried.stack), carried.props);
 }
 
 /** Where the task runner is, for `Executor.run`: Piscina takes a path or a file URL. */

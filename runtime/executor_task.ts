@@ -66,3 +66,41 @@ function defaultTransferable(value: unknown): Transferable {
 export function transferOf(value: unknown): Transfer | undefined {
   return typeof value === 'object' && value !== null && TRANSFER_KEY in value ? (value as Transfer) : undefined;
 }
+
+/** The key that marks an error sent back from an executor thread as plain data (see `carryError`). */
+const CARRIED_ERROR = 'multiloop.error';
+
+/** An Error as plain data: what structured clone keeps whole. */
+export interface CarriedError {
+  readonly [CARRIED_ERROR]: true;
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | undefined;
+  /** The error's own enumerable properties that can be cloned: `code`, `errno`, `syscall`, `path`, ... */
+  readonly props: Record<string, unknown>;
+}
+
+/**
+ * In the executor thread: `error` as plain data. Structured clone keeps an
+ * Error's message and stack but drops its own properties (an fs error's
+ * `code`, `errno`, `path`) and, for any class not built in, its name.
+ */
+export function carryError(error: Error): CarriedError {
+  const props: Record<string, unknown> = {};
+  for (const key of Object.keys(error)) {
+    if (key === 'name' || key === 'message' || key === 'stack') continue;
+    const value = (error as unknown as Record<string, unknown>)[key];
+    try {
+      structuredClone(value);
+      props[key] = value;
+    } catch {
+      // A property that cannot cross (a function, a socket) stays behind.
+    }
+  }
+  return { [CARRIED_ERROR]: true, name: error.name, message: error.message, stack: error.stack, props };
+}
+
+/** True when `value` is what `carryError` made. */
+export function isCarriedError(value: unknown): value is CarriedError {
+  return typeof value === 'object' && value !== null && (value as Partial<CarriedError>)[CARRIED_ERROR] === true;
+}

@@ -59,6 +59,32 @@ test('a task that throws rejects the Future with its class, message and executor
   t.regex(error?.stack ?? '', /failWith .*executor-tasks\.[jt]s/);
 });
 
+test('a task error keeps its own properties and its name: an fs error its code, errno and path', async (t) => {
+  const loop = loopFor(t);
+  const readMissing = (path: string): unknown => (process.getBuiltinModule('node:fs') as typeof import('node:fs')).readFileSync(path);
+  const error = await t.throwsAsync(loop.runUntilComplete(loop.runInExecutor(null, readMissing, '/nonexistent/multiloop')));
+  const fsError = error as NodeJS.ErrnoException;
+  t.is(fsError.code, 'ENOENT');
+  t.is(fsError.errno, -2);
+  t.is(fsError.syscall, 'open');
+  t.is(fsError.path, '/nonexistent/multiloop');
+});
+
+test('a task error of its own class arrives as an Error bearing its name and its data', async (t) => {
+  const loop = loopFor(t);
+  const fail = (): never => {
+    class QuotaError extends Error {
+      override name = 'QuotaError';
+      limit = 42;
+    }
+    throw new QuotaError('over quota');
+  };
+  const error = await t.throwsAsync(loop.runUntilComplete(loop.runInExecutor(null, fail)));
+  t.is(error?.name, 'QuotaError');
+  t.is(error?.message, 'over quota');
+  t.is((error as Error & { limit?: number }).limit, 42);
+});
+
 test('a function that uses a variable of its module fails with a ReferenceError saying it must be self-contained', async (t) => {
   const loop = loopFor(t);
   const outside = 1;

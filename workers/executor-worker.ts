@@ -9,7 +9,7 @@
  * `{ module, name }` descriptor is imported once per thread.
  */
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { TRANSFER_KEY, transferOf, type ExecutorTask, type Transferable } from '../runtime/executor_task.js';
+import { TRANSFER_KEY, carryError, transferOf, type ExecutorTask, type Transferable } from '../runtime/executor_task.js';
 
 type TaskFunction = (...args: unknown[]) => unknown;
 
@@ -52,6 +52,7 @@ async function runOne(task: ExecutorTask): Promise<unknown> {
     result = await fn(...task.args);
   } catch (error) {
     if (task.source !== undefined && error instanceof ReferenceError) explainNotSelfContained(error);
+    if (error instanceof Error) throw carryError(error);
     const problem = cloneProblem(error);
     throw problem === null ? error : new TypeError(`runInExecutor: the task threw a value that cannot be sent back (${problem})`);
   }
