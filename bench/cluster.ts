@@ -29,8 +29,13 @@ import { createReporter } from './report.js';
 
 const WORKERS = 2;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
-/** Each server is measured this many times per scenario, the servers taking turns, so that a shared machine's load drift hits all alike. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/**
+ * Each server is measured this many times per scenario, the servers taking
+ * turns, so that a shared machine's load drift hits all alike. Five, not
+ * three: with three, two slow pairings made the median ratio 1.144 in a
+ * run whose totals gave 1.247.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /**
  * Echo and churn are measured after this warm-up (seconds: the connections
  * made, the servers' code compiled), requests and the server's CPU both over
