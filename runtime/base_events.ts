@@ -273,10 +273,24 @@ export class BaseEventLoop {
 
   /**
    * @internal Delivers a callback triggered by a Node I/O event: now if the
-   * loop runs (exceptions to the handler), else queued in order for the
-   * next run (asyncio runs nothing while its loop is stopped).
+   * loop runs (exceptions to the handler; in debug mode a slow one is
+   * reported, as a slow callback is), else queued in order for the next run
+   * (asyncio runs nothing while its loop is stopped).
    */
   _callIo(fn: AnyCallback, ...args: unknown[]): void {
+    this.deliverIo(fn, args, this.debug);
+  }
+
+  /**
+   * @internal `_callIo` for a callback that runs Handles through
+   * `_runHandle` or `_runCallback` (the poll layer, the inbox): those time
+   * themselves in debug mode, so the whole is not timed again.
+   */
+  _callIoUntimed(fn: AnyCallback, ...args: unknown[]): void {
+    this.deliverIo(fn, args, false);
+  }
+
+  private deliverIo(fn: AnyCallback, args: unknown[], timed: boolean): void {
     if (this.closed) {
       if (this.debug) logger.warn(`I/O callback ${fn.name || '<anonymous>'}() dropped: the loop is closed`);
       return;
@@ -287,11 +301,13 @@ export class BaseEventLoop {
       this.callSoon(fn, ...args);
       return;
     }
+    const start = timed ? this.time() : 0;
     try {
       _outsideTasks(fn, null, args);
     } catch (exception) {
       this.callExceptionHandler({ message: `Exception in I/O callback ${fn.name || '<anonymous>'}()`, exception });
     }
+    if (timed) this.reportIfSlow(`I/O callback ${fn.name || '<anonymous>'}()`, this.time() - start, undefined);
   }
 
   /** @internal `hook` runs at the start of every iteration; it returns true while it has work pending. */
@@ -322,10 +338,12 @@ export class BaseEventLoop {
     if (!this.debug) return handle._run();
     const start = this.time();
     handle._run();
-    const elapsed = this.time() - start;
-    if (elapsed >= this.slowCallbackDuration) {
-      logger.warn(`Executing ${handle} took ${elapsed.toFixed(3)} seconds`, handle._sourceTraceback ?? '');
-    }
+    this.reportIfSlow(String(handle), this.time() - start, handle._sourceTraceback);
+  }
+
+  /** Debug mode's report of a callback that held the loop `elapsed` seconds, if that is too long. */
+  private reportIfSlow(what: string, elapsed: number, sourceTraceback: string | undefined): void {
+    if (elapsed >= this.slowCallbackDuration) logger.warn(`Executing ${what} took ${elapsed.toFixed(3)} seconds`, sourceTraceback ?? '');
   }
 
   /**

@@ -67,7 +67,7 @@ export class Inbox {
    */
   readonly #wake = (): void => {
     // Closing the ring wakes the wait too; the loop is closing, nothing to drain.
-    if (!this.ring.closed) this.#loop._callIo(this.#drainNow);
+    if (!this.ring.closed) this.#loop._callIoUntimed(this.#drainNow);
   };
 
   readonly #drainNow = (): void => {

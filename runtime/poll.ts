@@ -264,7 +264,7 @@ function onPollEvent(id: number, status: number, events: number): void {
 function deliver(watch: FdWatch, registration: Registration): void {
   const loop = registration.loop;
   if (loop.isRunning()) {
-    loop._callIo(runHandle, registration.handle);
+    loop._callIoUntimed(runHandle, loop, registration.handle);
     return;
   }
   if (loop.isClosed()) {
@@ -277,8 +277,9 @@ function deliver(watch: FdWatch, registration: Registration): void {
   loop._callIo(unpark, watch, registration);
 }
 
-function runHandle(handle: Handle): void {
-  if (!handle._cancelled) handle._run();
+/** As the loop runs a ready Handle: counted in its statistics, timed in debug mode. */
+function runHandle(loop: BaseEventLoop, handle: Handle): void {
+  if (!handle._cancelled) loop._runHandle(handle);
 }
 
 /** Runs on the loop's next iteration after an event arrived while it was stopped. */

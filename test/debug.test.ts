@@ -2,7 +2,8 @@
  * Debug mode (the seed's get_debug / set_debug and asyncio's debug mode):
  * the environment default, slow-callback reports and creation stacks.
  */
-import { getLoopRef, newEventLoop, type ExceptionContext } from 'multiloop';
+import net from 'node:net';
+import { Protocol, getLoopRef, newEventLoop, type ExceptionContext, type Future } from 'multiloop';
 import { captureLogger, loopFor, runOnce, test } from './helpers/loop.js';
 
 const DEBUG_VARIABLES = ['PYTHONASYNCIODEBUG', 'MULTILOOP_DEBUG'] as const;
@@ -94,6 +95,52 @@ test('in debug mode a slow function called through a LoopRef is reported like an
   await loop.runUntilComplete(done);
   t.is(warnings.length, 1);
   t.regex(warnings[0]!.join(' '), /slowFromAfar.* took 0\.\d{3} seconds/);
+});
+
+/** A protocol whose dataReceived holds the loop `seconds`; `lost` settles with its connection. */
+class SlowReader extends Protocol {
+  constructor(private readonly seconds: number, readonly lost: Future<void>) {
+    super();
+  }
+  override dataReceived(): void {
+    spin(this.seconds);
+  }
+  override connectionLost(): void {
+    this.lost.setResult();
+  }
+}
+
+test('in debug mode a slow dataReceived of a server connection is reported', async (t) => {
+  const loop = loopFor(t);
+  const warnings = captureLogger(t, 'warn');
+  loop.setDebug(true);
+  loop.slowCallbackDuration = 0.01;
+  const lost = loop.createFuture<void>();
+  const server = await loop.runUntilComplete(loop.createServer(() => new SlowReader(0.02, lost), '127.0.0.1', 0));
+  t.teardown(() => server.close());
+  const client = net.connect(server.sockets![0]!.getsockname()[1] as number, '127.0.0.1', () => client.end('x'));
+  await loop.runUntilComplete(lost);
+  client.destroy();
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]!.join(' '), /^Executing .* took 0\.\d{3} seconds/);
+});
+
+test('in debug mode a slow dataReceived of a client connection is reported', async (t) => {
+  const loop = loopFor(t);
+  const warnings = captureLogger(t, 'warn');
+  loop.setDebug(true);
+  loop.slowCallbackDuration = 0.01;
+  const server = net.createServer((sock) => sock.end('x'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => void server.close());
+  const lost = loop.createFuture<void>();
+  const port = (server.address() as net.AddressInfo).port;
+  await loop.runUntilComplete(loop.createConnection(() => new SlowReader(0.02, lost), '127.0.0.1', port));
+  await loop.runUntilComplete(lost);
+  const slow = warnings.map((w) => w.join(' ')).filter((text) => /took/.test(text));
+  t.is(slow.length, 1);
+  // Run at once (an I/O callback) or queued behind ready callbacks (a Handle), it is named.
+  t.regex(slow[0]!, /^Executing .*_deliverData.* took 0\.\d{3} seconds/);
 });
 
 test('in debug mode a callback faster than slowCallbackDuration is not reported', async (t) => {
