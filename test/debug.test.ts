@@ -3,7 +3,8 @@
  * the environment default, slow-callback reports and creation stacks.
  */
 import net from 'node:net';
-import { Protocol, getLoopRef, newEventLoop, type ExceptionContext, type Future } from 'multiloop';
+import type { ExecutionContext } from 'ava';
+import { Protocol, getLoopRef, newEventLoop, type EventLoop, type ExceptionContext, type Future } from 'multiloop';
 import { captureLogger, loopFor, runOnce, test } from './helpers/loop.js';
 
 const DEBUG_VARIABLES = ['PYTHONASYNCIODEBUG', 'MULTILOOP_DEBUG'] as const;
@@ -34,6 +35,15 @@ function debugOfNewLoop(): boolean {
 }
 
 /** Busy-waits: a slow callback is exactly what these tests need. */
+/** A loop in debug mode that reports callbacks slower than 10 ms, and the warnings it logs. */
+function slowReportingLoop(t: ExecutionContext): { loop: EventLoop; warnings: unknown[][] } {
+  const loop = loopFor(t);
+  const warnings = captureLogger(t, 'warn');
+  loop.setDebug(true);
+  loop.slowCallbackDuration = 0.01;
+  return { loop, warnings };
+}
+
 function spin(seconds: number): void {
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) { /* spin */ }
@@ -69,10 +79,7 @@ test('slowCallbackDuration defaults to 0.1 seconds', (t) => {
 });
 
 test('in debug mode a callback slower than slowCallbackDuration is reported through logger.warn', async (t) => {
-  const loop = loopFor(t);
-  const warnings = captureLogger(t, 'warn');
-  loop.setDebug(true);
-  loop.slowCallbackDuration = 0.01;
+  const { loop, warnings } = slowReportingLoop(t);
   loop.callSoon(function slowpoke() { spin(0.02); });
   await runOnce(loop);
   t.is(warnings.length, 1);
@@ -82,10 +89,7 @@ test('in debug mode a callback slower than slowCallbackDuration is reported thro
 });
 
 test('in debug mode a slow function called through a LoopRef is reported like any callback', async (t) => {
-  const loop = loopFor(t);
-  const warnings = captureLogger(t, 'warn');
-  loop.setDebug(true);
-  loop.slowCallbackDuration = 0.01;
+  const { loop, warnings } = slowReportingLoop(t);
   const done = loop.createFuture<void>();
   loop.register('slow', function slowFromAfar(seconds: number) {
     spin(seconds);
@@ -111,10 +115,7 @@ class SlowReader extends Protocol {
 }
 
 test('in debug mode a slow dataReceived of a server connection is reported', async (t) => {
-  const loop = loopFor(t);
-  const warnings = captureLogger(t, 'warn');
-  loop.setDebug(true);
-  loop.slowCallbackDuration = 0.01;
+  const { loop, warnings } = slowReportingLoop(t);
   const lost = loop.createFuture<void>();
   const server = await loop.runUntilComplete(loop.createServer(() => new SlowReader(0.02, lost), '127.0.0.1', 0));
   t.teardown(() => server.close());
@@ -126,10 +127,7 @@ test('in debug mode a slow dataReceived of a server connection is reported', asy
 });
 
 test('in debug mode a slow dataReceived of a client connection is reported', async (t) => {
-  const loop = loopFor(t);
-  const warnings = captureLogger(t, 'warn');
-  loop.setDebug(true);
-  loop.slowCallbackDuration = 0.01;
+  const { loop, warnings } = slowReportingLoop(t);
   const server = net.createServer((sock) => sock.end('x'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => void server.close());

@@ -5,7 +5,7 @@
  * output of a child that exits at once, getaddrinfo of a numeric host.
  */
 import net from 'node:net';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import type { Readable } from 'node:stream';
 import {
   AF_INET, AF_INET6, AI_V4MAPPED, Protocol, SOCK_STREAM, SubprocessProtocol, socketpair, type EventLoop, type Transport,
@@ -40,60 +40,59 @@ function writeUntilPaused(transport: Transport, client: Recorder, chunk: Buffer,
   return writes;
 }
 
-test.serial('pauseWriting runs inside write(), so a producer looping until paused stops inside a loop callback', async (t) => {
+/** Runs `fn` on a new loop with a client transport connected to a peer that never reads. */
+async function withStalledClient(fn: (loop: EventLoop, transport: Transport, client: Recorder) => Promise<void>): Promise<void> {
   const peer = await stalledPeer();
   try {
     await withLoop(async (loop: EventLoop) => {
       const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', peer.port);
-      const cap = 10_000;
-      const writes = loop.createFuture<number>();
-      // A callback with another one queued behind it: what was queued through the loop would wait for both.
-      loop.callSoon(() => writes.setResult(writeUntilPaused(transport, client, Buffer.alloc(4096), cap)));
-      loop.callSoon(() => {});
-      t.true((await writes) < cap);
-      t.deepEqual(client.events, ['made', 'pause']);
-      transport.abort();
-      await client.seen('lost');
+      await fn(loop, transport, client);
     });
   } finally {
     await peer.close();
   }
+}
+
+test.serial('pauseWriting runs inside write(), so a producer looping until paused stops inside a loop callback', async (t) => {
+  await withStalledClient(async (loop, transport, client) => {
+    const cap = 10_000;
+    const writes = loop.createFuture<number>();
+    // A callback with another one queued behind it: what was queued through the loop would wait for both.
+    loop.callSoon(() => writes.setResult(writeUntilPaused(transport, client, Buffer.alloc(4096), cap)));
+    loop.callSoon(() => {});
+    t.true((await writes) < cap);
+    t.deepEqual(client.events, ['made', 'pause']);
+    transport.abort();
+    await client.seen('lost');
+  });
 });
 
 test.serial('abort() empties the write buffer of a client transport', async (t) => {
-  const peer = await stalledPeer();
-  try {
-    await withLoop(async (loop: EventLoop) => {
-      const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', peer.port);
-      writeUntilPaused(transport, client, Buffer.alloc(64 * 1024), 10_000);
-      t.true(transport.getWriteBufferSize() > 0);
-      transport.abort();
-      t.is(transport.getWriteBufferSize(), 0);
-      await client.seen('lost');
-      t.is(transport.getWriteBufferSize(), 0);
-    });
-  } finally {
-    await peer.close();
-  }
+  await withStalledClient(async (_loop, transport, client) => {
+    writeUntilPaused(transport, client, Buffer.alloc(64 * 1024), 10_000);
+    t.true(transport.getWriteBufferSize() > 0);
+    transport.abort();
+    t.is(transport.getWriteBufferSize(), 0);
+    await client.seen('lost');
+    t.is(transport.getWriteBufferSize(), 0);
+  });
 });
 
 test.serial('abort() of a paused client transport calls connectionLost without resumeWriting', async (t) => {
-  const peer = await stalledPeer();
-  try {
-    await withLoop(async (loop: EventLoop) => {
-      const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', peer.port);
-      writeUntilPaused(transport, client, Buffer.alloc(64 * 1024), 10_000);
-      transport.abort();
-      await client.seen('lost');
-      t.deepEqual(client.events, ['made', 'pause', 'lost']);
-      t.is(client.lostWith, null);
-    });
-  } finally {
-    await peer.close();
-  }
+  await withStalledClient(async (_loop, transport, client) => {
+    writeUntilPaused(transport, client, Buffer.alloc(64 * 1024), 10_000);
+    transport.abort();
+    await client.seen('lost');
+    t.deepEqual(client.events, ['made', 'pause', 'lost']);
+    t.is(client.lostWith, null);
+  });
 });
 
-test.serial('a resumeWriting still queued when the buffer fills again is withdrawn: the protocol stays paused', async (t) => {
+/**
+ * A loop (stopped) with a client transport connected to a plain Node server:
+ * `accepted` settles with the server's end. Both are closed after the test.
+ */
+async function connectedPair(t: ExecutionContext): Promise<{ loop: EventLoop; transport: Transport; client: Recorder; accepted: Promise<net.Socket> }> {
   const loop = loopFor(t);
   let accept!: (sock: net.Socket) => void;
   const accepted = new Promise<net.Socket>((resolve) => (accept = resolve));
@@ -103,6 +102,11 @@ test.serial('a resumeWriting still queued when the buffer fills again is withdra
   const [transport, client] = await loop.runUntilComplete(
     loop.createConnection(() => new Recorder(loop), '127.0.0.1', (server.address() as net.AddressInfo).port),
   );
+  return { loop, transport, client, accepted };
+}
+
+test.serial('a resumeWriting still queued when the buffer fills again is withdrawn: the protocol stays paused', async (t) => {
+  const { loop, transport, client, accepted } = await connectedPair(t);
   const peer = await accepted;
   t.teardown(() => void peer.destroy());
   peer.pause();
@@ -123,15 +127,7 @@ test.serial('a resumeWriting still queued when the buffer fills again is withdra
 });
 
 test.serial('no dataReceived after pauseReading, even for chunks Node emitted before it; they follow resumeReading in order', async (t) => {
-  const loop = loopFor(t);
-  let accept!: (sock: net.Socket) => void;
-  const accepted = new Promise<net.Socket>((resolve) => (accept = resolve));
-  const server = net.createServer(accept);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const [transport, client] = await loop.runUntilComplete(
-    loop.createConnection(() => new Recorder(loop), '127.0.0.1', (server.address() as net.AddressInfo).port),
-  );
+  const { loop, transport, client, accepted } = await connectedPair(t);
   client.onData = () => transport.pauseReading();
   const peer = await accepted;
   t.teardown(() => void peer.destroy());
