@@ -72,11 +72,16 @@ class Outbox<M> {
   private batch: M[] = [];
   private scheduled = false;
 
-  /** `held`: keep messages until `release()` (while the other side is not listening yet). */
+  /**
+   * `held`: keep messages until `release()` (while the other side is not
+   * listening yet). `stale`: true for a message no longer worth sending,
+   * dropped when the batch goes.
+   */
   constructor(
     private readonly channel: BroadcastChannel,
     private readonly unclonable: (message: M, error: unknown) => void,
     private held: boolean,
+    private readonly stale: ((message: M) => boolean) | null = null,
   ) {}
 
   push(message: M): void {
@@ -99,9 +104,11 @@ class Outbox<M> {
 
   private readonly flush = (): void => {
     this.scheduled = false;
-    const batch = this.batch;
-    if (batch.length === 0 || this.held) return;
+    if (this.held) return;
+    const stale = this.stale;
+    const batch = stale === null ? this.batch : this.batch.filter((message) => !stale(message));
     this.batch = [];
+    if (batch.length === 0) return;
     try {
       this.channel.postMessage(batch);
     } catch {
@@ -255,8 +262,10 @@ class MainThreadExecutor {
     const channel = threadChannel(threadId);
     channel.onmessage = (event) => this.receive(event.data as Reply[] | Ready, session);
     this.channel = channel;
-    // Held until the main thread is ready: it does not listen on this channel before.
-    this.requests = new Outbox<Request>(channel, (request, error) => this.fail(request, error), true);
+    // Held until the main thread is ready: it does not listen on this channel before. A call
+    // cancelled before its request left is not sent: it must never run (its cancel would come after).
+    this.requests = new Outbox<Request>(channel, (request, error) => this.fail(request, error), true, (request) =>
+      'task' in request && this.calls.get(request.id)?.future.done() !== false);
     postToMain({ hello: threadId, session });
   }
 
