@@ -336,9 +336,27 @@ export class BaseEventLoop {
   _runHandle(handle: Handle): void {
     this.callbacksRun++;
     if (!this.debug) return handle._run();
+    // Described before it runs: a callback that closes its transport cancels its own handle.
+    const what = String(handle);
     const start = this.time();
     handle._run();
-    this.reportIfSlow(String(handle), this.time() - start, handle._sourceTraceback);
+    this.reportIfSlow(what, this.time() - start, handle._sourceTraceback);
+  }
+
+  /**
+   * @internal Runs `fn(...args)` for a `LoopRef.call` request and returns
+   * (or throws) what it does: counted as a callback and, in debug mode,
+   * timed like one.
+   */
+  _runRequest(fn: AnyCallback, args: unknown[]): unknown {
+    this.callbacksRun++;
+    if (!this.debug) return fn(...args);
+    const start = this.time();
+    try {
+      return fn(...args);
+    } finally {
+      this.reportIfSlow(`request ${fn.name || '<anonymous>'}()`, this.time() - start, undefined);
+    }
   }
 
   /** Debug mode's report of a callback that held the loop `elapsed` seconds, if that is too long. */

@@ -89,7 +89,7 @@ class Registry implements MessageHandler, ReplyEndpoint {
     if (fn === undefined) return this.#reply(replyTo, requestId, false, unknownName(name));
     let result: unknown;
     try {
-      result = fn(...args);
+      result = this.#loop._runRequest(fn, args);
     } catch (exc) {
       return this.#reply(replyTo, requestId, false, exc);
     }

@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import type { ExecutionContext } from 'ava';
-import { Protocol, getLoopRef, newEventLoop, type EventLoop, type ExceptionContext, type Future } from 'multiloop';
+import { Protocol, getLoopRef, newEventLoop, type EventLoop, type ExceptionContext, type Future, type Transport } from 'multiloop';
 import { captureLogger, loopFor, runOnce, test } from './helpers/loop.js';
 
 const DEBUG_VARIABLES = ['PYTHONASYNCIODEBUG', 'MULTILOOP_DEBUG'] as const;
@@ -101,10 +101,42 @@ test('in debug mode a slow function called through a LoopRef is reported like an
   t.regex(warnings[0]!.join(' '), /slowFromAfar.* took 0\.\d{3} seconds/);
 });
 
+test('in debug mode a slow function called through LoopRef.call is reported', async (t) => {
+  const { loop, warnings } = slowReportingLoop(t);
+  loop.register('slowAnswer', function slowAnswer(seconds: number) {
+    spin(seconds);
+    return 42;
+  });
+  t.is(await loop.runUntilComplete(async () => getLoopRef(loop).call('slowAnswer', 0.02)), 42);
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]!.join(' '), /slowAnswer.* took 0\.\d{3} seconds/);
+});
+
+test('in debug mode a slow dataReceived that closes its transport is still reported by name', async (t) => {
+  const { loop, warnings } = slowReportingLoop(t);
+  const lost = loop.createFuture<void>();
+  const server = await loop.runUntilComplete(loop.createServer(() => new (class extends SlowReader {
+    override dataReceived(): void {
+      super.dataReceived();
+      this.transport.close();
+    }
+  })(0.02, lost), '127.0.0.1', 0));
+  t.teardown(() => server.close());
+  const client = net.connect(server.sockets![0]!.getsockname()[1] as number, '127.0.0.1', () => client.write('x'));
+  await loop.runUntilComplete(lost);
+  client.destroy();
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]!.join(' '), /^Executing <Handle _onReadable\(\)> took/);
+});
+
 /** A protocol whose dataReceived holds the loop `seconds`; `lost` settles with its connection. */
 class SlowReader extends Protocol {
+  transport!: Transport;
   constructor(private readonly seconds: number, readonly lost: Future<void>) {
     super();
+  }
+  override connectionMade(transport: Transport): void {
+    this.transport = transport;
   }
   override dataReceived(): void {
     spin(this.seconds);

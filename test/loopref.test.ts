@@ -245,6 +245,28 @@ test.serial('call of a function whose result ends cancelled cancels the caller F
   await exited;
 });
 
+test.serial('a call() request counts as a callback the loop ran, as callSoonThreadsafe does', async (t) => {
+  const loop = loopFor(t);
+  let ran = loop.createFuture<void>();
+  loop.register('answer', () => {
+    ran.setResult();
+    return 42;
+  });
+  const self = getLoopRef(loop);
+  /** Callbacks the loop runs until 'answer' has run once, sent by `send`. */
+  const counted = async (send: () => unknown): Promise<number> => {
+    ran = loop.createFuture<void>();
+    const before = loop._callbacksRun();
+    send();
+    await loop.runUntilComplete(ran);
+    return loop._callbacksRun() - before;
+  };
+  // From outside a running loop call() answers through a Promise: no callback of this loop settles it.
+  const byCall = await counted(() => self.call('answer'));
+  const bySoon = await counted(() => self.callSoonThreadsafe('answer'));
+  t.is(byCall, bySoon);
+});
+
 test.serial('call of an unknown name fails the caller and reaches the target loop exception handler', async (t) => {
   const loop = loopFor(t);
   const reported = collect(loop, 'reported', 1);
