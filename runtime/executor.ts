@@ -7,7 +7,7 @@
  * through the main thread (executor_bridge.ts). A loop may instead be given
  * its own default with `setDefaultExecutor`, and any call may name an
  * executor. Calls wait in an `ExecutorQueue` in front of the executor, so
- * that cancelling one that has not started yet drops it for free.
+ * that cancelling one still waiting there drops it for free.
  */
 import { pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
@@ -80,8 +80,9 @@ const moduleUrls = new Map<string, string>();
  * through `process.getBuiltinModule`); a `{ module, name }` descriptor may
  * import anything. Arguments and the result are structured-cloned; an
  * argument wrapped in `transfer()` is moved. Cancelling the Future drops a
- * call that has not started; a started one runs on and its result is
- * dropped. A task that throws rejects the Future with its error (message,
+ * call still in multiloop's queue; one already handed to the executor
+ * (up to 16 per thread of the default pool, ahead of time) or started
+ * runs on, and its result is dropped. A task that throws rejects the Future with its error (message,
  * stack and own properties from the executor thread; its class when built
  * in or multiloop's, else its name). Throws RuntimeError on a
  * closed loop, TypeError for a bad `executor` or `fn`.
