@@ -16,7 +16,8 @@ export type {
   Address, BaseTransport, DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport,
 } from './transports.js';
 export { StreamTransport, type ConnectionOptions } from './tcp.js';
-export { Server, ServerSocket, type ServerOptions, type UnixServerOptions } from './servers.js';
+export { Server, type ServerListener } from './server.js';
+export { LoopServer, ServerSocket, type ServerOptions, type UnixServerOptions } from './servers.js';
 export type { UnixConnectionOptions } from './unix.js';
 export { UdpTransport, type DatagramOptions } from './udp.js';
 export type { PipeLike } from './pipes.js';

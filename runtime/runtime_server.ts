@@ -7,8 +7,8 @@
  * chooses (handoff.ts). Accepting costs the coordinator no JS socket object,
  * no libuv handle and no postMessage per connection.
  *
- * It has the surface of the seed's `Server`: `sockets`, `close()`,
- * `waitClosed()`, `isServing()`, `getLoop()`.
+ * It is a `Server` (server.ts): `sockets`, `close()`, `waitClosed()`,
+ * `isServing()`, `getLoop()`.
  */
 import { native } from '../native/index.js';
 import { RingClosedError } from '../shared/ring.js';
@@ -16,6 +16,7 @@ import type { BaseEventLoop } from './base_events.js';
 import type { DispatchCandidate, DispatchPolicy } from './dispatch.js';
 import type { EventLoop } from './event_loop.js';
 import type { ListeningSocket } from './listening_socket.js';
+import { Server } from './server.js';
 
 /** What a RuntimeServer needs from the coordinator. */
 export interface ServerHost {
@@ -33,7 +34,7 @@ export interface ServerHost {
   unserve(serverId: number): Promise<void>;
 }
 
-export class RuntimeServer {
+export class RuntimeServer extends Server {
   /** The listening sockets, or null once closed. */
   sockets: ListeningSocket[] | null;
   readonly id: number;
@@ -44,6 +45,7 @@ export class RuntimeServer {
 
   /** Starts accepting on `sockets` (the server owns them from now on). */
   constructor(host: ServerHost, id: number, sockets: ListeningSocket[], policy: DispatchPolicy) {
+    super();
     this.#host = host;
     this.id = id;
     this.#policy = policy;
@@ -55,10 +57,6 @@ export class RuntimeServer {
 
   getLoop(): BaseEventLoop {
     return this.#host.loop;
-  }
-
-  isServing(): boolean {
-    return this.sockets !== null;
   }
 
   /** Stops listening (the listening sockets are closed); accepted connections stay open. Idempotent. */

@@ -16,6 +16,7 @@ import { acceptedExtra, adoptConnectedFd, startFdTransport } from './fd_transpor
 import { adoptListener, listeningSockets, openListeners, openUnixListener, type ListeningSocket } from './listening_socket.js';
 import type { Protocol, ProtocolFactory } from './protocols.js';
 import { acceptedConnection, checkHost, checkPort, checkProtocolFactory, detachedFd, nodeFamily, type ConnectionOwner } from './tcp.js';
+import { Server } from './server.js';
 import { checkSsl, serverTls, type SslOption } from './tls.js';
 import { addressTuple, registerLoopResource, unregisterLoopResource, whenDone, type Address, type LoopResource } from './transports.js';
 
@@ -49,12 +50,12 @@ export class ServerSocket {
 }
 
 /**
- * The seed's `Server`. `close()` stops listening at once; connections
+ * A loop's `Server`. `close()` stops listening at once; connections
  * already accepted stay open. `waitClosed()` settles once the server is
  * closed and every connection it accepted has run `connectionLost`
  * (asyncio 3.12's semantics).
  */
-export class Server implements LoopResource, ConnectionOwner {
+export class LoopServer extends Server implements LoopResource, ConnectionOwner {
   /** The listening sockets, or null once `close()` was called. */
   sockets: (ListeningSocket | ServerSocket)[] | null;
   readonly #loop: BaseEventLoop;
@@ -66,6 +67,7 @@ export class Server implements LoopResource, ConnectionOwner {
   #settleClosed!: () => void;
 
   constructor(loop: BaseEventLoop, sockets: (ListeningSocket | ServerSocket)[], path: string | null = null) {
+    super();
     this.#loop = loop;
     this.sockets = sockets;
     this.#path = path;
@@ -77,11 +79,6 @@ export class Server implements LoopResource, ConnectionOwner {
     return this.#loop;
   }
 
-  isServing(): boolean {
-    return this.sockets !== null;
-  }
-
-  /** Stops listening and sets `sockets` to null; accepted connections stay open. Idempotent. */
   close(): void {
     const sockets = this.sockets;
     if (sockets === null) return;
@@ -202,7 +199,7 @@ function serveNative<P extends Protocol>(
   fds: number[],
   extra: Record<string, unknown> | null,
   path: string | null = null,
-): Server {
+): LoopServer {
   try {
     loop._checkClosed();
   } catch (exc) {
@@ -210,7 +207,7 @@ function serveNative<P extends Protocol>(
     throw exc;
   }
   const sockets = listeningSockets(fds);
-  const server = new Server(loop, sockets, path);
+  const server = new LoopServer(loop, sockets, path);
   for (const sock of sockets) {
     const { noDelay } = sock.accepted;
     const connectionExtra = acceptedExtra(sock.accepted, extra);
@@ -256,8 +253,8 @@ async function serveNode<P extends Protocol>(
   backlog: number,
   ssl: tls.SecureContext | null,
   extra: Record<string, unknown>,
-): Promise<Server> {
-  let owner: Server | null = null;
+): Promise<LoopServer> {
+  let owner: LoopServer | null = null;
   // Connections accepted while later addresses are still being bound wait for the Server.
   const early: net.Socket[] = [];
   const accept = (sock: net.Socket): void => {
@@ -289,7 +286,7 @@ async function serveNode<P extends Protocol>(
       if (!loop.isClosed()) loop.callExceptionHandler({ message: 'accept() failed on a listening socket', exception });
     });
   }
-  owner = new Server(loop, servers.map((server) => new ServerSocket(server)));
+  owner = new LoopServer(loop, servers.map((server) => new ServerSocket(server)));
   for (const sock of early) accept(sock);
   return owner;
 }
@@ -309,7 +306,7 @@ export function createServer<P extends Protocol>(
   host: string | string[] | null = null,
   port: number | string | null = null,
   options: ServerOptions = {},
-): Promise<Server> {
+): Promise<LoopServer> {
   const { context, backlog } = checkServing(loop, protocolFactory, options);
   const reuseAddress = options.reuseAddress ?? true;
   if (typeof reuseAddress !== 'boolean') throw new TypeError(`reuseAddress must be a boolean, not ${typeof reuseAddress}`);
@@ -355,7 +352,7 @@ export function createUnixServer<P extends Protocol>(
   protocolFactory: ProtocolFactory<P>,
   path: string | null = null,
   options: UnixServerOptions = {},
-): Promise<Server> {
+): Promise<LoopServer> {
   const { context, backlog } = checkServing(loop, protocolFactory, options);
   const extra = { sockname: path ?? '', peername: '' };
   const sock = options.sock;

@@ -6,7 +6,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { readdirSync } from 'node:fs';
 import http from 'node:http';
-import { RuntimeError, getEventLoop } from '../runtime/index.js';
+import { Protocol, RuntimeError, Server, getEventLoop } from '../runtime/index.js';
 import { Runtime } from '../runtime/runtime.js';
 
 // Each Runtime runs the coordinator loop on this thread: one at a time.
@@ -24,6 +24,19 @@ test.serial('runtime servers refuse opts that are not an object with a TypeError
     await t.throwsAsync(runtime.createServer('whoami', '127.0.0.1', 0, opts as never), { instanceOf: TypeError, message: /^opts must be an object/ });
     await t.throwsAsync(runtime.startServer('whoami', '127.0.0.1', 0, opts as never), { instanceOf: TypeError, message: /^opts must be an object/ });
     await t.throwsAsync(runtime.serveHttp('whoami', '127.0.0.1', 0, opts as never), { instanceOf: TypeError, message: /^opts must be an object/ });
+  }
+});
+
+test.serial('the servers of the runtime are Servers, as a loop\'s are', async (t) => {
+  const runtime = await Runtime.start({ workers: 1, module: MODULE, handleSignals: false });
+  t.teardown(() => runtime.close());
+  const servers: Server[] = [await runtime.createServer('whoami', '127.0.0.1', 0), await runtime.loop.createServer(() => new Protocol(), '127.0.0.1', 0)];
+  for (const server of servers) {
+    t.true(server instanceof Server);
+    t.true(server.isServing());
+    server.close();
+    t.is(server.sockets, null);
+    await server.waitClosed();
   }
 });
 
