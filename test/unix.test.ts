@@ -101,6 +101,24 @@ test.serial('createUnixConnection adopts both ends of a socketpair', async (t) =
   });
 });
 
+test.serial('createUnixConnection of an adopted connected socket has the path it connects to as peername', async (t) => {
+  await withLoop(async (loop) => {
+    const sockPath = path.join(dir, 'named-peer.sock');
+    const server = await loop.createUnixServer(() => new EchoProtocol(), sockPath);
+    const sock = socket(AF_UNIX, SOCK_STREAM);
+    sock.setblocking(false);
+    await loop.sockConnect(sock, sockPath);
+    const [transport, client] = await loop.createUnixConnection(() => new Collector(loop), null, { sock });
+    t.is(transport.getExtraInfo('peername'), sockPath);
+    t.is(transport.getExtraInfo('sockname'), '');
+    t.is(await client.echo('named'), 'named');
+    transport.close();
+    await client.lost;
+    server.close();
+    await server.waitClosed();
+  });
+});
+
 test.serial('createUnixServer adopts a bound native UNIX socket given as sock', async (t) => {
   await withLoop(async (loop) => {
     const sockPath = path.join(dir, 'adopted.sock');
