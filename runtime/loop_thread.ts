@@ -11,6 +11,7 @@
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Worker } from 'node:worker_threads';
+import { reviveError } from '../shared/codec.js';
 import { LoopRef, type LoopRefData } from '../shared/loopref.js';
 import type { Ring } from '../shared/ring.js';
 
@@ -107,7 +108,7 @@ export class LoopThread {
       await Promise.race([this.#control.setup(), this.exited.then((code) => Promise.reject(this.#deathError(code)))]);
     } catch (error) {
       await this.stop();
-      throw error;
+      throw withItsClass(error);
     }
   }
 
@@ -142,4 +143,15 @@ export class LoopThread {
   #deathError(code: number): Error {
     return this.#error ?? new Error(`loop worker ${this.index} exited with code ${code} before its module was set up`);
   }
+}
+
+/**
+ * The setup's error with its class again: comlink sends an error as its
+ * name, message and stack and rebuilds a plain Error bearing the name.
+ * Classes this thread knows by name (built-in, or multiloop's) come back.
+ */
+function withItsClass(error: unknown): unknown {
+  if (!(error instanceof Error) || error.constructor !== Error || error.name === 'Error') return error;
+  const revived = reviveError(error.name, error.message, error.stack);
+  return revived.constructor === Error ? error : revived;
 }
