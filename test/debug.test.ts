@@ -44,6 +44,14 @@ function slowReportingLoop(t: ExecutionContext): { loop: EventLoop; warnings: un
   return { loop, warnings };
 }
 
+/**
+ * The slow-callback reports among `warnings` that match `pattern`: under a
+ * loaded machine another callback (a first compilation) may also pass 10 ms.
+ */
+function reportsOf(warnings: unknown[][], pattern: RegExp): string[] {
+  return warnings.map((w) => w.join(' ')).filter((text) => /took \d+\.\d{3} seconds/.test(text) && pattern.test(text));
+}
+
 function spin(seconds: number): void {
   const end = performance.now() + seconds * 1000;
   while (performance.now() < end) { /* spin */ }
@@ -82,10 +90,7 @@ test('in debug mode a callback slower than slowCallbackDuration is reported thro
   const { loop, warnings } = slowReportingLoop(t);
   loop.callSoon(function slowpoke() { spin(0.02); });
   await runOnce(loop);
-  t.is(warnings.length, 1);
-  const text = warnings[0]!.join(' ');
-  t.regex(text, /slowpoke/);
-  t.regex(text, /took 0\.\d{3} seconds/);
+  t.is(reportsOf(warnings, /slowpoke/).length, 1);
 });
 
 test('in debug mode a slow function called through a LoopRef is reported like any callback', async (t) => {
@@ -97,8 +102,7 @@ test('in debug mode a slow function called through a LoopRef is reported like an
   });
   getLoopRef(loop).callSoonThreadsafe('slow', 0.02);
   await loop.runUntilComplete(done);
-  t.is(warnings.length, 1);
-  t.regex(warnings[0]!.join(' '), /slowFromAfar.* took 0\.\d{3} seconds/);
+  t.is(reportsOf(warnings, /slowFromAfar/).length, 1);
 });
 
 test('in debug mode a slow function called through LoopRef.call is reported', async (t) => {
@@ -108,8 +112,7 @@ test('in debug mode a slow function called through LoopRef.call is reported', as
     return 42;
   });
   t.is(await loop.runUntilComplete(async () => getLoopRef(loop).call('slowAnswer', 0.02)), 42);
-  t.is(warnings.length, 1);
-  t.regex(warnings[0]!.join(' '), /slowAnswer.* took 0\.\d{3} seconds/);
+  t.is(reportsOf(warnings, /slowAnswer/).length, 1);
 });
 
 test('in debug mode a slow dataReceived that closes its transport is still reported by name', async (t) => {
@@ -125,8 +128,7 @@ test('in debug mode a slow dataReceived that closes its transport is still repor
   const client = net.connect(server.sockets![0]!.getsockname()[1] as number, '127.0.0.1', () => client.write('x'));
   await loop.runUntilComplete(lost);
   client.destroy();
-  t.is(warnings.length, 1);
-  t.regex(warnings[0]!.join(' '), /^Executing <Handle _onReadable\(\)> took/);
+  t.is(reportsOf(warnings, /^Executing <Handle _onReadable\(\)> took/).length, 1);
 });
 
 /** A protocol whose dataReceived holds the loop `seconds`; `lost` settles with its connection. */
@@ -154,8 +156,7 @@ test('in debug mode a slow dataReceived of a server connection is reported', asy
   const client = net.connect(server.sockets![0]!.getsockname()[1] as number, '127.0.0.1', () => client.end('x'));
   await loop.runUntilComplete(lost);
   client.destroy();
-  t.is(warnings.length, 1);
-  t.regex(warnings[0]!.join(' '), /^Executing .* took 0\.\d{3} seconds/);
+  t.is(reportsOf(warnings, /^Executing <Handle _onReadable\(\)> took/).length, 1);
 });
 
 test('in debug mode a slow dataReceived of a client connection is reported', async (t) => {
@@ -167,10 +168,8 @@ test('in debug mode a slow dataReceived of a client connection is reported', asy
   const port = (server.address() as net.AddressInfo).port;
   await loop.runUntilComplete(loop.createConnection(() => new SlowReader(0.02, lost), '127.0.0.1', port));
   await loop.runUntilComplete(lost);
-  const slow = warnings.map((w) => w.join(' ')).filter((text) => /took/.test(text));
-  t.is(slow.length, 1);
   // Run at once (an I/O callback) or queued behind ready callbacks (a Handle), it is named.
-  t.regex(slow[0]!, /^Executing .*_deliverData.* took 0\.\d{3} seconds/);
+  t.is(reportsOf(warnings, /^Executing .*_deliverData/).length, 1);
 });
 
 test('in debug mode a callback faster than slowCallbackDuration is not reported', async (t) => {
