@@ -17,12 +17,12 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { forgetRing, introductionChannel, knownWriter, writerFor, type Introduction } from '../shared/directory.js';
 import { LoopRef, setLocalEndpoint } from '../shared/loopref.js';
 import type { Decoder } from '../shared/codec.js';
-import { encodeReply, readArgs, type MessageHandler } from '../shared/messages.js';
+import { encodeCancel, encodeReply, readArgs, type MessageHandler } from '../shared/messages.js';
 import { PendingRequests, type ReplyEndpoint } from '../shared/requests.js';
 import { Ring, RingClosedError, type RingWriter } from '../shared/ring.js';
 import type { BaseEventLoop } from './base_events.js';
 import { CancelledError, RuntimeError } from './errors.js';
-import type { Future } from './futures.js';
+import { isFuture, type Future } from './futures.js';
 import { Handle } from './handles.js';
 import { Inbox } from './inbox.js';
 import { logger } from './log.js';
@@ -41,6 +41,8 @@ class Registry implements MessageHandler, ReplyEndpoint {
   #lastName: string | null = null;
   #lastFn: AnyCallback | undefined;
   readonly #pending = new PendingRequests();
+  /** Requests of other threads whose result is a Future still running here, by `${replyTo}:${requestId}`: their callers may cancel them. */
+  readonly #cancellable = new Map<string, Future<unknown>>();
   /** Encoded replies to callers whose ring has not been introduced yet, by ring id. */
   readonly #parked = new Map<number, Uint8Array[]>();
   readonly #introductions: BroadcastChannel;
@@ -94,10 +96,22 @@ class Registry implements MessageHandler, ReplyEndpoint {
       return this.#reply(replyTo, requestId, false, exc);
     }
     if (!isThenable(result)) return this.#reply(replyTo, requestId, true, result);
+    // A Future (a Task, ...) can be cancelled from the caller's side, as run_coroutine_threadsafe's can.
+    const key = `${replyTo}:${requestId}`;
+    if (isFuture(result)) this.#cancellable.set(key, result);
+    const answer = (ok: boolean, value: unknown): void => {
+      this.#cancellable.delete(key);
+      this.#reply(replyTo, requestId, ok, value);
+    };
     result.then(
-      (value) => this.#reply(replyTo, requestId, true, value),
-      (exc: unknown) => this.#reply(replyTo, requestId, false, exc),
+      (value) => answer(true, value),
+      (exc: unknown) => answer(false, exc),
     );
+  }
+
+  onCancel(replyTo: number, requestId: number): void {
+    // Already answered (the reply crossed the cancellation), or not cancellable: nothing to do.
+    this.#cancellable.get(`${replyTo}:${requestId}`)?.cancel();
   }
 
   onReply(requestId: number, ok: boolean, value: unknown): void {
@@ -113,6 +127,10 @@ class Registry implements MessageHandler, ReplyEndpoint {
 
   expect(id: number, target: Ring): Future<unknown> {
     const future = this.#loop.createFuture<unknown>();
+    future.addDoneCallback(() => {
+      // Cancelled by the caller: the target cancels the Future its function returned, if still running.
+      if (future.cancelled() && this.#pending.settle(id, false, null)) this.#sendCancel(id, target);
+    });
     this.#pending.add(id, target, (ok, value) => {
       // The caller may have cancelled the Future; the remote call cannot be recalled, its outcome is dropped.
       if (future.done()) return;
@@ -166,6 +184,11 @@ class Registry implements MessageHandler, ReplyEndpoint {
       return;
     }
     this.#send(writer, encoded.scratch, encoded.length);
+  }
+
+  #sendCancel(id: number, target: Ring): void {
+    const encoded = encodeCancel(this.ring.id, id);
+    this.#send(writerFor(target), encoded.scratch, encoded.length);
   }
 
   #send(writer: RingWriter, bytes: Uint8Array, length = bytes.byteLength): void {

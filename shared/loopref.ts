@@ -12,8 +12,9 @@
  * `call(name, ...args)` is asyncio's `run_coroutine_threadsafe` by name: it
  * returns a Future of the calling thread's running loop (or a Promise on a
  * thread with no running loop) settled with the function's result — its
- * awaited result when it returns a promise — or its exception. Calls from
- * one thread to one loop run in the order they were made.
+ * awaited result when it returns a promise — or its exception; cancelling
+ * that Future cancels the Future the function returned, if it still runs.
+ * Calls from one thread to one loop run in the order they were made.
  *
  * On a full ring, a thread running a loop never blocks (its calls spill to
  * an ordered overflow queue); any other thread waits for space (see

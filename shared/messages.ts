@@ -1,10 +1,12 @@
 /**
  * The records that travel through a loop's ring: a call by name (fire and
- * forget), a request (a call whose result goes back), and a reply.
+ * forget), a request (a call whose result goes back), a reply, and the
+ * cancellation of a request whose caller gave up.
  *
  *   call:    kind, name, argc, args...
  *   request: kind, name, reply ring id, request id, argc, args...
  *   reply:   kind, request id, ok, value (the result, or the error)
+ *   cancel:  kind, reply ring id, request id
  */
 import { Decoder, Encoder, registerErrorClass, scalarSize, shortAsciiSize, writeScalar, writeShortAscii } from './codec.js';
 import { RingClosedError, type RingWriter } from './ring.js';
@@ -16,6 +18,7 @@ const enum Kind {
   Call = 1,
   Request = 2,
   Reply = 3,
+  Cancel = 4,
 }
 
 /** What a consumer does with each kind of record (a visitor, so reading allocates no message object). */
@@ -24,6 +27,8 @@ export interface MessageHandler {
   onCall(name: string, argc: number, decoder: Decoder): void;
   onRequest(name: string, args: unknown[], replyTo: number, requestId: number): void;
   onReply(requestId: number, ok: boolean, value: unknown): void;
+  /** The caller of request `requestId` (answered into ring `replyTo`) cancelled its result. */
+  onCancel(replyTo: number, requestId: number): void;
 }
 
 /** Decodes the record at `decoder.pos` and passes it to `handler`. */
@@ -44,6 +49,10 @@ export function readMessage(decoder: Decoder, handler: MessageHandler): void {
       const requestId = decoder.readU32();
       const ok = decoder.readU8() === 1;
       return handler.onReply(requestId, ok, decoder.readValue());
+    }
+    case Kind.Cancel: {
+      const replyTo = decoder.readF64();
+      return handler.onCancel(replyTo, decoder.readU32());
     }
     default:
       throw new Error(`corrupt record: unknown message kind ${kind as number}`);
@@ -109,6 +118,19 @@ export function encodeRequest(method: string, name: string, args: readonly unkno
     encoder.writeF64(replyTo);
     encoder.writeU32(requestId);
     writeArgs(encoder, method, name, args);
+    return encoder;
+  } finally {
+    releaseEncoder(encoder);
+  }
+}
+
+/** The bytes of the cancellation of request `requestId`, whose reply would go to ring `replyTo`. */
+export function encodeCancel(replyTo: number, requestId: number): Encoder {
+  const encoder = claimEncoder();
+  try {
+    encoder.writeU8(Kind.Cancel);
+    encoder.writeF64(replyTo);
+    encoder.writeU32(requestId);
     return encoder;
   } finally {
     releaseEncoder(encoder);

@@ -58,6 +58,10 @@ class ThreadReplies implements ReplyEndpoint, MessageHandler {
     misdirected(`a request for '${name}'`);
   }
 
+  onCancel(): void {
+    misdirected('the cancellation of a request');
+  }
+
   /** Reads every reply, then sleeps on the ring's doorbell while requests are pending. */
   readonly #drain = (): void => {
     this.#reader.read(this.#visit, Infinity);

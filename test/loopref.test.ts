@@ -267,6 +267,23 @@ test.serial('a call() request counts as a callback the loop ran, as callSoonThre
   t.is(byCall, bySoon);
 });
 
+test.serial('cancelling the Future of a call cancels the Future the function returned on the target loop', async (t) => {
+  const loop = loopFor(t);
+  const reported = collect(loop, 'reported', 1);
+  const { ref, exited } = await startLoopWorker(loop);
+  const cancelledHere = await loop.runUntilComplete(async () => {
+    const result = ref.call('waitForever') as Future<unknown>;
+    // Once the request has surely started there: a round trip through the same ring comes after it.
+    await ref.call('add', 1, 2);
+    result.cancel();
+    return result.cancelled();
+  });
+  t.true(cancelledHere);
+  t.deepEqual(await loop.runUntilComplete(reported), [['cancelled there']]);
+  ref.callSoonThreadsafe('stop');
+  await exited;
+});
+
 test.serial('call of an unknown name fails the caller and reaches the target loop exception handler', async (t) => {
   const loop = loopFor(t);
   const reported = collect(loop, 'reported', 1);

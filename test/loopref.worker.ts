@@ -23,6 +23,11 @@ loop.register('cancelled', (message: string) => {
   future.cancel(message);
   return future;
 });
+loop.register('waitForever', () => {
+  const future = loop.createFuture<number>();
+  future.addDoneCallback(() => parent.callSoonThreadsafe('reported', future.cancelled() ? 'cancelled there' : 'done there'));
+  return future;
+});
 loop.register('die', () => process.exit(3));
 loop.register('askParent', (n: number) => parent.call('double', n));
 loop.register('echoTo', (name: string, ...args: unknown[]) => parent.callSoonThreadsafe(name, ...args));
