@@ -15,7 +15,7 @@ import { isMainThread } from 'node:worker_threads';
 import type { BaseEventLoop } from './base_events.js';
 import { holdMainThreadExecutor, type MainThreadExecutor } from './executor_bridge.js';
 import { RUNNER, holdDefaultPool, releaseDefaultPool } from './executor_pool.js';
-import { ExecutorQueue, LoopCall, type CallCount } from './executor_queue.js';
+import { ExecutorFuture, ExecutorQueue, LoopCall, type CallCount } from './executor_queue.js';
 import { TRANSFER_KEY, transferOf, type ExecutorTask, type Transferable } from './executor_task.js';
 import type { Future } from './futures.js';
 import { logger } from './log.js';
@@ -80,9 +80,9 @@ const moduleUrls = new Map<string, string>();
  * through `process.getBuiltinModule`); a `{ module, name }` descriptor may
  * import anything. Arguments and the result are structured-cloned; an
  * argument wrapped in `transfer()` is moved. Cancelling the Future drops a
- * call still in multiloop's queue; one already handed to the executor
- * (up to 16 per thread of the default pool, ahead of time) or started
- * runs on, and its result is dropped. A task that throws rejects the Future with its error (message,
+ * call that has not started (in the default pool; a custom executor runs
+ * the calls it already holds); a started one runs on and its result is
+ * dropped. A task that throws rejects the Future with its error (message,
  * stack and own properties from the executor thread; its class when built
  * in or multiloop's, else its name). Throws RuntimeError on a
  * closed loop, TypeError for a bad `executor` or `fn`.
@@ -98,8 +98,8 @@ export function runInExecutor<R>(
   const task = taskFor(fn, args);
   const state = stateOf(loop);
   const sink = executor == null ? defaultSink(state) : queueFor(executor, 'runInExecutor: executor');
-  const future = loop.createFuture<Awaited<R>>();
-  sink.submit(new LoopCall(loop, future as Future<unknown>, task, transferList, state));
+  const future = new ExecutorFuture<Awaited<R>>(loop);
+  sink.submit(new LoopCall(loop, future as ExecutorFuture<unknown>, task, transferList, state));
   return future;
 }
 
@@ -190,10 +190,11 @@ function unwrapTransfers(args: unknown[]): Transferable[] | null {
 }
 
 function taskFor(fn: ExecutorFunction, args: unknown[]): ExecutorTask {
-  if (typeof fn === 'function') return { source: sourceOf(fn), module: undefined, name: undefined, args };
+  // cancelSlot is set when the call is handed to the default pool; present from the start, so every task has one shape.
+  if (typeof fn === 'function') return { source: sourceOf(fn), module: undefined, name: undefined, args, cancelSlot: undefined };
   if (typeof fn === 'object' && fn !== null && typeof fn.name === 'string' &&
       (typeof fn.module === 'string' || fn.module instanceof URL)) {
-    return { source: undefined, module: moduleUrl(fn.module), name: fn.name, args };
+    return { source: undefined, module: moduleUrl(fn.module), name: fn.name, args, cancelSlot: undefined };
   }
   throw new TypeError(`runInExecutor: fn must be a self-contained function or a { module, name } descriptor, got ${describe(fn)}`);
 }

@@ -146,7 +146,7 @@ class ServedThread {
     for (const request of requests) {
       if ('cancel' in request) {
         const call = this.calls.get(request.cancel);
-        if (call !== undefined) call.cancelled = true;
+        if (call !== undefined) call.cancel();
         this.calls.delete(request.cancel);
         continue;
       }
@@ -172,6 +172,8 @@ class ServedThread {
 
 class RemoteCall implements PendingCall {
   cancelled = false;
+  slot = -1;
+  #onAbandoned: (() => void) | null = null;
 
   constructor(
     private readonly thread: ServedThread,
@@ -194,6 +196,17 @@ class RemoteCall implements PendingCall {
 
   drop(): void {
     // Nothing waits for it here: the worker thread ended its side when it cancelled.
+  }
+
+  whenAbandoned(fn: () => void): void {
+    this.#onAbandoned = fn;
+  }
+
+  /** The worker thread cancelled the call. */
+  cancel(): void {
+    this.cancelled = true;
+    this.#onAbandoned?.();
+    this.#onAbandoned = null;
   }
 }
 

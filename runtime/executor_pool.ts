@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { RuntimeError } from './errors.js';
-import { ExecutorQueue, type RunnerLocation } from './executor_queue.js';
+import { ExecutorQueue, MAX_BATCH, type RunnerLocation } from './executor_queue.js';
 import { logger } from './log.js';
 
 /**
@@ -36,8 +36,9 @@ export const RUNNER: RunnerLocation = {
 /**
  * Runner tasks (single calls or batches) handed to each thread at once. One
  * (Piscina's default) leaves a thread idle while its next task crosses the
- * thread boundary; 16 ran trivial tasks 1.5x faster here, and the calls
- * beyond threads × 16 still wait in our queue, where cancelling them is free.
+ * thread boundary; 16 ran trivial tasks 1.5x faster here. The calls beyond
+ * threads × 16 wait in our queue, where cancelling them is free; a cancelled
+ * one Piscina already holds is skipped by its thread (`cancelFlags`).
  */
 const TASKS_PER_THREAD = 16;
 
@@ -78,13 +79,17 @@ export function holdDefaultPool(): ExecutorQueue {
     // has are full, and one thread takes TASKS_PER_THREAD tasks, so a pool
     // grown on demand ran 16 CPU-bound tasks on one thread of two. Idle
     // threads are unref'd by Piscina and keep no process alive.
+    // A word per call the threads may hold (TASKS_PER_THREAD tasks of up to MAX_BATCH calls each):
+    // how a cancelled call that Piscina already holds is skipped before it starts.
+    const cancelFlags = new Int32Array(new SharedArrayBuffer(4 * bound * TASKS_PER_THREAD * MAX_BATCH));
     pool = new Piscina({
       filename: RUNNER.filename,
       minThreads: bound,
       maxThreads: bound,
       concurrentTasksPerWorker: TASKS_PER_THREAD,
+      workerData: { cancelFlags: cancelFlags.buffer },
     });
-    queue = new ExecutorQueue(pool, bound * TASKS_PER_THREAD, RUNNER);
+    queue = new ExecutorQueue(pool, bound * TASKS_PER_THREAD, RUNNER, cancelFlags);
   }
   holders++;
   return queue;

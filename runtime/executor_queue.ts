@@ -15,7 +15,7 @@ import { reviveError } from '../shared/codec.js';
 import type { BaseEventLoop } from './base_events.js';
 import type { Executor } from './executor.js';
 import { isCarriedError, type CarriedError, type ExecutorTask, type Transferable } from './executor_task.js';
-import type { Future } from './futures.js';
+import { Future } from './futures.js';
 import { ReadyQueue } from './ready_queue.js';
 
 /** A call waiting for, or running in, an executor. */
@@ -29,6 +29,23 @@ export interface PendingCall {
   reject(error: unknown): void;
   /** Ends an abandoned call in place of resolve/reject: every call ends exactly once, one way or the other. */
   drop(): void;
+  /** Runs `fn` once if the call is abandoned from now on (its Future cancelled). */
+  whenAbandoned(fn: () => void): void;
+  /** The word of the executor's cancel flags the call holds while handed over, else -1 (ExecutorQueue's). */
+  slot: number;
+}
+
+/** The Future of an executor call: cancelling it also tells the executor thread, if the call is already there. */
+export class ExecutorFuture<T> extends Future<T> {
+  /** @internal */ _onCancel: (() => void) | null = null;
+
+  override cancel(msg?: string): boolean {
+    if (!super.cancel(msg)) return false;
+    const onCancel = this._onCancel;
+    this._onCancel = null;
+    onCancel?.();
+    return true;
+  }
 }
 
 /** How many of a loop's calls have not ended yet (for its statistics). */
@@ -38,9 +55,11 @@ export interface CallCount {
 
 /** A call whose outcome settles a Future of `loop`, as a loop callback (as asyncio's executor does through call_soon_threadsafe). */
 export class LoopCall implements PendingCall {
+  slot = -1;
+
   constructor(
     readonly loop: BaseEventLoop,
-    readonly future: Future<unknown>,
+    readonly future: ExecutorFuture<unknown>,
     readonly task: ExecutorTask,
     readonly transferList: Transferable[] | null,
     private readonly count: CallCount,
@@ -66,6 +85,10 @@ export class LoopCall implements PendingCall {
   drop(): void {
     this.count.pending--;
   }
+
+  whenAbandoned(fn: () => void): void {
+    this.future._onCancel = fn;
+  }
 }
 
 function settleResult(future: Future<unknown>, value: unknown): void {
@@ -88,7 +111,7 @@ export interface RunnerLocation {
 }
 
 /** The most calls sent as one executor task. */
-const MAX_BATCH = 64;
+export const MAX_BATCH = 64;
 
 /**
  * Calls beyond the executor's room wait here and, once a backlog builds, go
@@ -104,13 +127,23 @@ export class ExecutorQueue {
   /** Reused for every executor task without transfers, so the common case allocates no options object. */
   private readonly plainOptions: RunnerLocation;
 
-  /** `capacity`: how many executor tasks `executor` may hold at once (Infinity: all). */
+  /** Free words of `cancelFlags`. */
+  private readonly freeSlots: number[] = [];
+
+  /**
+   * `capacity`: how many executor tasks `executor` may hold at once
+   * (Infinity: all). `cancelFlags`: words shared with the executor threads
+   * (the default pool's), through which a call handed over but not yet
+   * started is cancelled: Piscina holds up to `capacity` tasks ahead.
+   */
   constructor(
     private readonly executor: Executor,
     private readonly capacity: number,
     private readonly runner: RunnerLocation,
+    private readonly cancelFlags: Int32Array | null = null,
   ) {
     this.plainOptions = { filename: runner.filename, name: runner.name };
+    if (cancelFlags !== null) for (let slot = cancelFlags.length - 1; slot >= 0; slot--) this.freeSlots.push(slot);
   }
 
   /** Runs `call` in the executor as soon as it has room, after every call submitted before it. */
@@ -123,7 +156,7 @@ export class ExecutorQueue {
   }
 
   private startOne(call: PendingCall): void {
-    this.run(call.task, call.transferList).then(
+    this.run(this.handOver(call), call.transferList).then(
       (value) => this.finishOne(call, true, value),
       (error: unknown) => this.finishOne(call, false, error),
     );
@@ -133,7 +166,7 @@ export class ExecutorQueue {
     let transferList: Transferable[] | null = null;
     const tasks = calls.map((call) => {
       if (call.transferList !== null) (transferList ??= []).push(...call.transferList);
-      return call.task;
+      return this.handOver(call);
     });
     this.run(tasks, transferList).then(
       (outcomes) => this.finishBatch(calls, outcomes as PromiseSettledResult<unknown>[]),
@@ -153,6 +186,7 @@ export class ExecutorQueue {
   private splitBatch(calls: PendingCall[]): void {
     this.running--;
     for (const call of calls) {
+      this.freeSlot(call);
       if (call.abandoned()) call.drop();
       else this.startOne(call);
     }
@@ -171,8 +205,34 @@ export class ExecutorQueue {
     }
   }
 
+  /**
+   * The task to send for `call`: with a cancel flag when the executor has
+   * them and one is free (else it runs even if cancelled meanwhile, its
+   * result dropped).
+   */
+  private handOver(call: PendingCall): ExecutorTask {
+    const flags = this.cancelFlags;
+    const slot = flags === null ? undefined : this.freeSlots.pop();
+    if (flags === null || slot === undefined) return call.task;
+    Atomics.store(flags, slot, 0);
+    call.slot = slot;
+    call.task.cancelSlot = slot;
+    // Only while the call holds the word: once it ended, the word may be another call's.
+    call.whenAbandoned(() => {
+      if (call.slot === slot) Atomics.store(flags, slot, 1);
+    });
+    return call.task;
+  }
+
+  private freeSlot(call: PendingCall): void {
+    if (call.slot < 0) return;
+    this.freeSlots.push(call.slot);
+    call.slot = -1;
+  }
+
   private finishOne(call: PendingCall, ok: boolean, outcome: unknown): void {
     this.running--;
+    this.freeSlot(call);
     settle(call, ok, outcome);
     this.fill();
   }
@@ -181,6 +241,7 @@ export class ExecutorQueue {
   private finishBatch(calls: PendingCall[], outcomes: PromiseSettledResult<unknown>[] | null, error?: unknown): void {
     this.running--;
     for (let i = 0; i < calls.length; i++) {
+      this.freeSlot(calls[i]!);
       const outcome = outcomes?.[i];
       if (outcome === undefined) settle(calls[i]!, false, error);
       else if (outcome.status === 'fulfilled') settle(calls[i]!, true, outcome.value);

@@ -19,6 +19,13 @@ export interface ExecutorTask {
   readonly module: string | undefined;
   readonly name: string | undefined;
   readonly args: unknown[];
+  /**
+   * This call's word in the default pool's cancel flags (the pool's
+   * `workerData.cancelFlags`): nonzero once its Future was cancelled, so
+   * the executor thread skips it if it has not started. Absent for other
+   * executors.
+   */
+  cancelSlot?: number;
 }
 
 /**

@@ -8,10 +8,16 @@
  * its arguments and the globals, nothing of the module it was written in. A
  * `{ module, name }` descriptor is imported once per thread.
  */
-import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
 import { TRANSFER_KEY, carryError, transferOf, type ExecutorTask, type Transferable } from '../runtime/executor_task.js';
 
 type TaskFunction = (...args: unknown[]) => unknown;
+
+/** The default pool's cancel flags (see ExecutorTask.cancelSlot); null in a pool of the user's. */
+const cancelFlags: Int32Array | null = (() => {
+  const buffer = (workerData as { cancelFlags?: unknown } | null | undefined)?.cancelFlags;
+  return buffer instanceof SharedArrayBuffer ? new Int32Array(buffer) : null;
+})();
 
 const compiled = new Map<string, TaskFunction>();
 const modules = new Map<string, Record<string, unknown>>();
@@ -44,6 +50,8 @@ export default async function runTask(task: ExecutorTask | ExecutorTask[]): Prom
  * the cause.
  */
 async function runOne(task: ExecutorTask): Promise<unknown> {
+  // Cancelled while it waited in this thread's queue: nobody awaits it, it never runs.
+  if (task.cancelSlot !== undefined && cancelFlags !== null && Atomics.load(cancelFlags, task.cancelSlot) !== 0) return undefined;
   const fn = task.source !== undefined
     ? compiledFunction(task.source)
     : await exportedFunction(task.module as string, task.name as string);
