@@ -371,7 +371,7 @@ export class BaseEventLoop {
    * other threads allocate neither a Handle nor an argument array.
    */
   _runCallback(fn: AnyCallback, argc: number, a0: unknown, a1: unknown, a2: unknown): void {
-    if (this.debug) return this._runHandle(new Handle(fn, [a0, a1, a2].slice(0, argc), this));
+    if (this.debug) return this._runHandle(this.handleOf(fn, argc, a0, a1, a2));
     this.callbacksRun++;
     let result: unknown;
     try {
@@ -380,11 +380,16 @@ export class BaseEventLoop {
       else if (argc === 2) result = fn(a0, a1);
       else result = fn(a0, a1, a2);
     } catch (exc) {
-      new Handle(fn, [a0, a1, a2].slice(0, argc), this)._report(exc);
+      this.handleOf(fn, argc, a0, a1, a2)._report(exc);
       return;
     }
     // As Handle._run: an async function's rejection is its exception.
-    if (result instanceof Promise) result.then(undefined, (exc: unknown) => new Handle(fn, [a0, a1, a2].slice(0, argc), this)._report(exc));
+    if (result instanceof Promise) result.then(undefined, (exc: unknown) => this.handleOf(fn, argc, a0, a1, a2)._report(exc));
+  }
+
+  /** The Handle `_runCallback` makes only when it needs one. */
+  private handleOf(fn: AnyCallback, argc: number, a0: unknown, a1: unknown, a2: unknown): Handle {
+    return new Handle(fn, [a0, a1, a2].slice(0, argc), this);
   }
 
   /** @internal How many callbacks this loop has run (runtime statistics). */

@@ -212,8 +212,9 @@ export class ExecutorQueue {
    */
   private handOver(call: PendingCall): ExecutorTask {
     const flags = this.cancelFlags;
-    const slot = flags === null ? undefined : this.freeSlots.pop();
-    if (flags === null || slot === undefined) return call.task;
+    if (flags === null) return call.task;
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) return call.task;
     Atomics.store(flags, slot, 0);
     call.slot = slot;
     call.task.cancelSlot = slot;
@@ -228,6 +229,8 @@ export class ExecutorQueue {
     if (call.slot < 0) return;
     this.freeSlots.push(call.slot);
     call.slot = -1;
+    // A call handed over again (a split batch) without a free word must not read this one's.
+    call.task.cancelSlot = undefined;
   }
 
   private finishOne(call: PendingCall, ok: boolean, outcome: unknown): void {

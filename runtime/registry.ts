@@ -97,10 +97,10 @@ class Registry implements MessageHandler, ReplyEndpoint {
     }
     if (!isThenable(result)) return this.#reply(replyTo, requestId, true, result);
     // A Future (a Task, ...) can be cancelled from the caller's side, as run_coroutine_threadsafe's can.
-    const key = `${replyTo}:${requestId}`;
-    if (isFuture(result)) this.#cancellable.set(key, result);
+    const key = isFuture(result) ? `${replyTo}:${requestId}` : null;
+    if (key !== null) this.#cancellable.set(key, result as Future<unknown>);
     const answer = (ok: boolean, value: unknown): void => {
-      this.#cancellable.delete(key);
+      if (key !== null) this.#cancellable.delete(key);
       this.#reply(replyTo, requestId, ok, value);
     };
     result.then(
