@@ -13,11 +13,13 @@ setMaxExecutorThreads(1);
 test('a call a worker loop cancels before its request left the thread never runs', async (t) => {
   const counter = new SharedArrayBuffer(4);
   const worker = new Worker(new URL('./executor-cancel.worker.js', import.meta.url), { workerData: { counter } });
+  // Listened for from the start: the exit can come in the same turn as the answer.
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
   const answer = await new Promise<{ counted: number; cancelled: boolean }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
   });
-  await new Promise((resolve) => worker.once('exit', resolve));
+  await exited;
   t.true(answer.cancelled);
   // Had the cancelled call run, it would have run first and the second would count 2.
   t.is(answer.counted, 1);
