@@ -55,7 +55,11 @@ export class Inbox {
     const reader = this.#reader;
     const deadline = performance.now() + BUDGET_MS;
     while (reader.read(this.#visit, BATCH) === BATCH || reader.hasRecords()) {
-      if (performance.now() >= deadline) return true;
+      if (performance.now() >= deadline) {
+        // The loop's own work goes next: producers blocked on a full ring may fill what was freed meanwhile.
+        reader.notifyProducers();
+        return true;
+      }
     }
     return !reader.sleep(this.#wake);
   };

@@ -126,6 +126,30 @@ test('records a spilling producer still holds when the ring closes are reported 
   t.like(reports[1], { discarded: done.spilled });
 });
 
+/** Resolves once `condition()` holds, looking every millisecond. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+test('a producer asleep on a full ring wakes at notifyProducers, not at the end of its sleep slice', async (t) => {
+  const ring = Ring.create(256);
+  const reader = new RingReader(ring);
+  const reports = produce({ buffer: ring.buffer, producer: 0, count: 1_000_000, mayBlock: true, filler: false });
+  const producersAsleep = (): number => Atomics.load(ring.words, 1);
+  // Without the notification it would sleep out its 50 ms slice: five quick wake-ups in a row are the notification's.
+  for (let i = 0; i < 5; i++) {
+    await until(() => producersAsleep() === 1);
+    t.is(reader.read(() => {}, 1), 1);
+    const depth = ring.depth();
+    const notifiedAt = performance.now();
+    reader.notifyProducers();
+    await until(() => ring.depth() > depth);
+    t.true(performance.now() - notifiedAt < 20, `woke after ${(performance.now() - notifiedAt).toFixed(1)} ms`);
+  }
+  ring.close();
+  t.deepEqual(await reports, [{ error: 'RingClosedError' }]);
+});
+
 test('writing into a closed ring throws RingClosedError', (t) => {
   const ring = Ring.create(256);
   ring.close();
