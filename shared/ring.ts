@@ -632,7 +632,9 @@ export class RingReader {
 
 /**
  * Spins until HEAD moves from `head` (true) or SPIN_MS pass (false);
- * false at once if another producer already spins on this ring.
+ * false at once if another producer already spins on this ring. (A thread
+ * terminated mid-spin leaves SPINNER set: the ring's producers then sleep
+ * at once, as they did before spinning existed; nothing is lost.)
  */
 function spinWhile(words: Int32Array, head: number): boolean {
   if (Atomics.compareExchange(words, SPINNER, 0, 1) !== 0) return false;
