@@ -18,7 +18,9 @@
  */
 import { MessageChannel, type MessagePort, Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { LoopRef, type LoopRefData } from '../shared/loopref.js';
-import { Ring, RingReader, RingWriter } from '../shared/ring.js';
+import { Ring } from '../shared/ring.js';
+import { RingReader } from '../shared/ring_reader.js';
+import { RingWriter } from '../shared/ring_writer.js';
 import { getLoopRef, newEventLoop, type EventLoop } from '../runtime/index.js';
 import { makeWaker, WAKE_KINDS, type WakeKind } from './wakers.js';
 

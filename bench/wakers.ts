@@ -8,7 +8,7 @@
  *   design before the doorbell).
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { RingReader } from '../shared/ring.js';
+import type { RingReader } from '../shared/ring_reader.js';
 
 export type WakeKind = 'bell' | 'port' | 'waitAsync';
 export const WAKE_KINDS: readonly WakeKind[] = ['bell', 'port', 'waitAsync'];

@@ -12,7 +12,8 @@
 import { performance } from 'node:perf_hooks';
 import { Decoder } from '../shared/codec.js';
 import { readMessage, type MessageHandler } from '../shared/messages.js';
-import { RingReader, type Ring } from '../shared/ring.js';
+import type { Ring } from '../shared/ring.js';
+import { RingReader } from '../shared/ring_reader.js';
 import type { BaseEventLoop } from './base_events.js';
 
 /** Longest time one iteration spends draining the ring (ms): half the loop's 2 ms slice. */

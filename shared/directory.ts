@@ -12,7 +12,8 @@
  * so it is on its way).
  */
 import { BroadcastChannel } from 'node:worker_threads';
-import { Ring, RingWriter, type RingClosedError } from './ring.js';
+import { Ring, type RingClosedError } from './ring.js';
+import { RingWriter } from './ring_writer.js';
 
 const writers = new Map<number, RingWriter>();
 /** Introductions already posted from this thread: target ring ids, by reply ring id. */

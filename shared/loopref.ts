@@ -24,7 +24,8 @@
 import { writerFor, introduce } from './directory.js';
 import { encodeCall, encodeRequest, writeCallInPlace } from './messages.js';
 import type { ReplyEndpoint } from './requests.js';
-import { Ring, RingClosedError, type RingWriter } from './ring.js';
+import { Ring, RingClosedError } from './ring.js';
+import type { RingWriter } from './ring_writer.js';
 import { threadReplies } from './thread_replies.js';
 
 /** What a LoopRef is made of, as it crosses threads. */

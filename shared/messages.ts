@@ -9,7 +9,8 @@
  *   cancel:  kind, reply ring id, request id
  */
 import { Decoder, Encoder, registerErrorClass, scalarSize, shortAsciiSize, writeScalar, writeShortAscii } from './codec.js';
-import { RingClosedError, type RingWriter } from './ring.js';
+import { RingClosedError } from './ring.js';
+import type { RingWriter } from './ring_writer.js';
 
 // A remote function that failed calling a closed loop fails its caller with the same class.
 registerErrorClass(RingClosedError, 'RingClosedError');

@@ -7,7 +7,8 @@
 import { Decoder } from './codec.js';
 import { readMessage, type MessageHandler } from './messages.js';
 import { PendingRequests, type ReplyEndpoint } from './requests.js';
-import { Ring, RingReader } from './ring.js';
+import { Ring } from './ring.js';
+import { RingReader } from './ring_reader.js';
 
 const REPLY_RING_CAPACITY = 64 * 1024;
 

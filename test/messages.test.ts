@@ -1,7 +1,9 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { encodeCall, writeCallInPlace } from '../shared/messages.js';
-import { Ring, RingReader, RingWriter } from '../shared/ring.js';
+import { Ring } from '../shared/ring.js';
+import { RingReader } from '../shared/ring_reader.js';
+import { RingWriter } from '../shared/ring_writer.js';
 
 /** The records now in `ring`, each as its own bytes. */
 function records(ring: Ring): Uint8Array[] {

@@ -1,7 +1,9 @@
 import test from 'ava';
 import { Worker } from 'node:worker_threads';
 import { Decoder, Encoder } from '../shared/codec.js';
-import { Ring, RingClosedError, RingReader, RingWriter } from '../shared/ring.js';
+import { Ring, RingClosedError } from '../shared/ring.js';
+import { RingReader } from '../shared/ring_reader.js';
+import { RingWriter } from '../shared/ring_writer.js';
 import { fillerFor, type ProducerJob, type ProducerReport } from './ring.fixture.js';
 
 const WORKER = new URL('./ring.worker.js', import.meta.url);

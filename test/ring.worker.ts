@@ -4,7 +4,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Encoder } from '../shared/codec.js';
-import { Ring, RingWriter } from '../shared/ring.js';
+import { Ring } from '../shared/ring.js';
+import { RingWriter } from '../shared/ring_writer.js';
 import { fillerFor, type ProducerJob, type ProducerReport } from './ring.fixture.js';
 
 const job = workerData as ProducerJob;
