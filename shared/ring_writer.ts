@@ -275,8 +275,9 @@ export class RingWriter {
     for (;;) {
       const head = Atomics.load(words, HEAD);
       if (this.#advance(item)) return;
-      if (this.ring.closed) throw new RingClosedError(`ring ${this.ring.id} closed while a producer waited for space`);
       if (spinWhile(words, head)) continue;
+      // After the spin, so that a close during it is not slept through.
+      if (this.ring.closed) throw new RingClosedError(`ring ${this.ring.id} closed while a producer waited for space`);
       Atomics.add(words, WAITERS, 1);
       Atomics.wait(words, HEAD, head, BLOCK_SLICE_MS);
       Atomics.sub(words, WAITERS, 1);
