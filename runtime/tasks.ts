@@ -41,8 +41,10 @@ let liveAsyncTasks = 0;
 // be a task's only because the loop's pump was queued from that task.
 _setAwaitHook((future) => {
   const task = taskContext.getStore();
-  if (task === undefined || task.done() || future === task || future._loop._inIteration()) return null;
-  // Thrown from then(), this rejects the await: the other loop cannot run while this one does, so it would never settle.
+  if (task === undefined || task.done() || future._loop._inIteration()) return null;
+  // Thrown from then(), these reject the await. A task awaiting itself would wait for its own end forever (asyncio raises this too);
+  if (future === task) throw new RuntimeError(`Task cannot await on itself: ${task}`);
+  // and the other loop cannot run while this one does, so its future would never settle.
   if (future._loop !== task._loop) throw new RuntimeError(`Task ${task} got a Future attached to a different loop`);
   task._awaiting(future);
   return task;

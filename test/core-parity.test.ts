@@ -38,6 +38,20 @@ test('a generator task yielding itself gets RuntimeError at the yield', async (t
   t.is(await loop.runUntilComplete(task), 'RuntimeError');
 });
 
+test('an async-function task awaiting itself gets RuntimeError at the await', async (t) => {
+  const loop = loopFor(t);
+  const task = loop.createTask(async () => {
+    await sleep(0);
+    try {
+      await currentTask();
+      return 'resumed';
+    } catch (error) {
+      return error instanceof RuntimeError ? error.message : 'other error';
+    }
+  });
+  t.regex(await loop.runUntilComplete(task), /^Task cannot await on itself/);
+});
+
 // --- stop() from a coroutine ---------------------------------------------------
 
 test('stop() from an async-function task ends the run before the callbacks it scheduled', async (t) => {
