@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Worker } from 'node:worker_threads';
 import { Decoder, Encoder } from '../shared/codec.js';
-import { Ring, RingClosedError } from '../shared/ring.js';
+import { Ring, RingClosedError, WAITERS } from '../shared/ring.js';
 import { RingReader } from '../shared/ring_reader.js';
 import { RingWriter } from '../shared/ring_writer.js';
 import { fillerFor, type ProducerJob, type ProducerReport } from './ring.fixture.js';
@@ -139,7 +139,7 @@ test.serial('a producer asleep on a full ring wakes at notifyProducers, not at t
   t.teardown(() => ring.close());
   const reader = new RingReader(ring);
   const reports = produce({ buffer: ring.buffer, producer: 0, count: 1_000_000, mayBlock: true, filler: false });
-  const producersAsleep = (): number => Atomics.load(ring.words, 1);
+  const producersAsleep = (): number => Atomics.load(ring.words, WAITERS);
   // Each time, the producer has just begun a 50 ms sleep: without the notification it would wake ~50 ms later.
   for (let i = 0; i < 5; i++) {
     await until(() => producersAsleep() === 1);
