@@ -95,7 +95,7 @@ export class RingReader {
     } finally {
       if (head !== this.#head) this.#publish(head);
       // A read that stopped at `max` is one batch of a drain that goes on: waking the producers now would cost each a futex round trip per batch.
-      if (head !== this.#notifiedHead && delivered < max) this.#notifyWaiters(head);
+      if (delivered < max) this.notifyProducers();
     }
     return delivered;
   }
