@@ -17,7 +17,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { forgetRing, introductionChannel, knownWriter, writerFor, type Introduction } from '../shared/directory.js';
 import { LoopRef, setLocalEndpoint } from '../shared/loopref.js';
 import type { Decoder } from '../shared/codec.js';
-import { encodeCancel, encodeReply, readArgs, type MessageHandler } from '../shared/messages.js';
+import { CallInPlaceReader, encodeCancel, encodeReply, readArgs, type MessageHandler } from '../shared/messages.js';
 import { PendingRequests, type ReplyEndpoint } from '../shared/requests.js';
 import { Ring, RingClosedError } from '../shared/ring.js';
 import type { RingWriter } from '../shared/ring_writer.js';
@@ -41,6 +41,8 @@ class Registry implements MessageHandler, ReplyEndpoint {
   /** The last name found, and its function: calls in a row mostly name the same one (decoded names are interned, so this compares pointers). */
   #lastName: string | null = null;
   #lastFn: AnyCallback | undefined;
+  /** The inbox's fast path for small calls of that same last name. */
+  readonly #calls = new CallInPlaceReader<AnyCallback>();
   readonly #pending = new PendingRequests();
   /** Requests of other threads whose result is a Future still running here, by `${replyTo}:${requestId}`: their callers may cancel them. */
   readonly #cancellable = new Map<string, Future<unknown>>();
@@ -56,16 +58,16 @@ class Registry implements MessageHandler, ReplyEndpoint {
     // The loop keeps its thread alive while it runs; the channel must not do so after.
     this.#introductions.unref();
     this.#introductions.onmessage = (event) => this.#introduced((event as { data: Introduction }).data);
-    this.#inbox = new Inbox(loop, ring, this);
+    this.#inbox = new Inbox(loop, ring, this, this.#calls);
   }
 
   register(name: string, fn: AnyCallback): void {
     this.#functions.set(name, fn);
-    this.#lastName = null;
+    this.#forgetLast();
   }
 
   unregister(name: string): boolean {
-    this.#lastName = null;
+    this.#forgetLast();
     return this.#functions.delete(name);
   }
 
@@ -168,10 +170,16 @@ class Registry implements MessageHandler, ReplyEndpoint {
     if (fn !== undefined) {
       this.#lastName = name;
       this.#lastFn = fn;
+      this.#calls.expect(name, fn);
     } else {
       this.#loop.callExceptionHandler({ message: `${method} from another thread: no function registered as '${name}'`, exception: unknownName(name) });
     }
     return fn;
+  }
+
+  #forgetLast(): void {
+    this.#lastName = null;
+    this.#calls.forget();
   }
 
   #reply(replyTo: number, requestId: number, ok: boolean, value: unknown): void {

@@ -279,6 +279,21 @@ export function writeScalar(bytes: Uint8Array, view: DataView, at: number, value
   return at + 1;
 }
 
+/**
+ * The encoded size of the value at `at` in `bytes` if it is a number (as
+ * writeScalar writes one), else 0: the consumer's fast path for small
+ * calls reads numbers in place, and leaves anything else to a Decoder.
+ */
+export function numberSizeAt(bytes: Uint8Array, at: number): number {
+  const tag = bytes[at];
+  return tag === Tag.Float64 ? 9 : tag === Tag.Int32 ? 5 : 0;
+}
+
+/** The number at `at` (`view` over the same memory as `bytes`), whose size `numberSizeAt` gave. */
+export function readNumberAt(bytes: Uint8Array, view: DataView, at: number): number {
+  return bytes[at] === Tag.Float64 ? view.getFloat64(at + 1, true) : view.getInt32(at + 1, true);
+}
+
 function isInt32(value: number): boolean {
   return (value | 0) === value && !Object.is(value, -0);
 }

@@ -8,7 +8,7 @@
  *   reply:   kind, request id, ok, value (the result, or the error)
  *   cancel:  kind, reply ring id, request id
  */
-import { Decoder, Encoder, registerErrorClass, scalarSize, shortAsciiSize, writeScalar, writeShortAscii } from './codec.js';
+import { Decoder, Encoder, numberSizeAt, readNumberAt, registerErrorClass, scalarSize, shortAsciiSize, writeScalar, writeShortAscii } from './codec.js';
 import { RingClosedError } from './ring.js';
 import type { RingWriter } from './ring_writer.js';
 
@@ -108,6 +108,63 @@ export function writeCallInPlace(writer: RingWriter, name: string, args: readonl
   for (let i = 0; i < argc; i++) pos = writeScalar(bytes, view, pos, args[i]);
   writer.commit(at, length);
   return true;
+}
+
+/**
+ * The consumer's counterpart of writeCallInPlace, for the call that comes
+ * again and again: it recognises a call of one name (`expect`) with up to
+ * three number arguments and reads it straight from the ring's memory,
+ * without the Decoder's name lookup and per-value calls (a small call's
+ * drain measured about a third cheaper). After `match` returns true, the
+ * call's arguments are in `argc` and `a0`..`a2`, and `target` is what
+ * `expect` was given for the name.
+ */
+export class CallInPlaceReader<T> {
+  target: T | undefined = undefined;
+  argc = 0;
+  a0 = 0;
+  a1 = 0;
+  a2 = 0;
+  /** The name as a call record carries it (length byte, then ASCII), and its size; 0 matches nothing. */
+  readonly #name = new Uint8Array(33);
+  #nameSize = 0;
+
+  /** Recognises calls of `name` from now on, for `target` (a name longer than 32 characters or not ASCII is never recognised). */
+  expect(name: string, target: T): void {
+    const size = shortAsciiSize(name);
+    this.#nameSize = size < 0 ? 0 : size;
+    if (size > 0) writeShortAscii(this.#name, 0, name);
+    this.target = target;
+  }
+
+  /** Recognises nothing until the next `expect`. */
+  forget(): void {
+    this.#nameSize = 0;
+    this.target = undefined;
+  }
+
+  /** True if the record at `at` of `bytes` (`view` over the same memory) is a call of the expected name with up to three numbers, which are then read. */
+  match(bytes: Uint8Array, view: DataView, at: number): boolean {
+    const size = this.#nameSize;
+    if (size === 0 || bytes[at] !== Kind.Call) return false;
+    const name = this.#name;
+    let pos = at + 1;
+    for (let i = 0; i < size; i++) if (bytes[pos + i] !== name[i]) return false;
+    pos += size;
+    const argc = bytes[pos++]!;
+    if (argc > IN_PLACE_ARGS) return false;
+    for (let i = 0; i < argc; i++) {
+      const n = numberSizeAt(bytes, pos);
+      if (n === 0) return false; // a0..a2 may have changed: they mean something only after a true
+      const value = readNumberAt(bytes, view, pos);
+      if (i === 0) this.a0 = value;
+      else if (i === 1) this.a1 = value;
+      else this.a2 = value;
+      pos += n;
+    }
+    this.argc = argc;
+    return true;
+  }
 }
 
 /** The bytes of a request (see encodeCall), answered into the ring `replyTo` under `requestId`. */

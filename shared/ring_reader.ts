@@ -3,7 +3,7 @@
  * ring.ts): reading records in order, reassembling fragments, freeing
  * space, going to sleep, and waking the producers that wait for space.
  */
-import { HEAD, HEADER_BYTES, KIND_MASK, LAST_FRAGMENT, PAD, Ring, SLEEPING, WAITERS, WHOLE } from './ring.js';
+import { HEAD, HEADER_BYTES, KIND_MASK, LAST_FRAGMENT, PAD, Ring, SLEEPING, TAIL, WAITERS, WHOLE } from './ring.js';
 
 /** The consumer publishes HEAD at least this often (records) within a batch, so producers see the space early. */
 const PUBLISH_EVERY = 64;
@@ -30,6 +30,11 @@ export class RingReader {
   /** True when a published record waits at the head. */
   hasRecords(): boolean {
     return Atomics.load(this.ring.words, this.#headSlot()) > 0;
+  }
+
+  /** True when producers have reserved space past the head: records still being written, or published since the last read. */
+  producersAhead(): boolean {
+    return Atomics.load(this.ring.words, TAIL) !== this.#head;
   }
 
   /**

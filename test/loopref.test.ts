@@ -6,8 +6,10 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { CancelledError, EventLoop, Future, Handle, LoopRef, RingClosedError, RuntimeError, getLoopRef, sleep } from '../runtime/index.js';
 import { registryOf } from '../runtime/registry.js';
-import { Ring } from '../shared/ring.js';
-import { loopFor } from './helpers/loop.js';
+import { writerFor } from '../shared/directory.js';
+import { encodeCall } from '../shared/messages.js';
+import { HEADER_BYTES, Ring, SLEEPING } from '../shared/ring.js';
+import { loopFor, runOnce } from './helpers/loop.js';
 
 const LOOP_WORKER = new URL('./loopref.worker.js', import.meta.url);
 const PRODUCER = new URL('./loopref.producer.js', import.meta.url);
@@ -404,4 +406,42 @@ test.serial('unregister forgets a name', (t) => {
   t.false(loop.unregister('f'));
   loop.close();
   t.throws(() => loop.register('g', () => 1), { instanceOf: RuntimeError });
+});
+
+test.serial('a name registered again takes the calls that follow, small calls included; an unregistered name is reported', async (t) => {
+  const loop = loopFor(t);
+  const self = getLoopRef(loop);
+  const seen: string[] = [];
+  loop.setExceptionHandler((_loop, context) => seen.push(context.message));
+  loop.register('f', (n: number) => seen.push(`first ${n}`));
+  self.callSoonThreadsafe('f', 1);
+  await runOnce(loop);
+  loop.register('f', (n: number) => seen.push(`second ${n}`));
+  self.callSoonThreadsafe('f', 2);
+  await runOnce(loop);
+  loop.unregister('f');
+  self.callSoonThreadsafe('f', 3);
+  await runOnce(loop);
+  t.deepEqual(seen, ['first 1', 'second 2', "callSoonThreadsafe from another thread: no function registered as 'f'"]);
+});
+
+test.serial('a call published after the loop caught up with its producer mid-write is delivered: after one gap the loop sleeps on it', async (t) => {
+  const loop = loopFor(t);
+  const got = collect(loop, 'm', 2);
+  const self = getLoopRef(loop);
+  const ring = Ring.from(self.buffer);
+  self.callSoonThreadsafe('m', 1);
+  // A second call reserved but not yet published, as a producer thread leaves it while it writes.
+  const writer = writerFor(ring);
+  const record = encodeCall('test', 'm', [2]).bytes().slice();
+  const at = writer.reserve(record.byteLength);
+  ring.bytes.set(record, at);
+  const slot = HEADER_BYTES / 4 + ((at - 4) >> 2);
+  const calls = await loop.runUntilComplete(async () => {
+    for (let i = 0; i < 1000 && Atomics.load(ring.words, slot) !== SLEEPING; i++) await sleep(0.001);
+    t.is(Atomics.load(ring.words, slot), SLEEPING, 'the loop sleeps on the record being written');
+    writer.commit(at, record.byteLength);
+    return got;
+  });
+  t.deepEqual(calls, [[1], [2]]);
 });
