@@ -38,10 +38,9 @@ class Registry implements MessageHandler, ReplyEndpoint {
   readonly #loop: BaseEventLoop;
   readonly #inbox: Inbox;
   readonly #functions = new Map<string, AnyCallback>();
-  /** The last name found, and its function: calls in a row mostly name the same one (decoded names are interned, so this compares pointers). */
+  /** The last name found: calls in a row mostly name the same one (decoded names are interned, so this compares pointers). */
   #lastName: string | null = null;
-  #lastFn: AnyCallback | undefined;
-  /** The inbox's fast path for small calls of that same last name. */
+  /** Its function, and the inbox's fast path for small calls of that name. */
   readonly #calls = new CallInPlaceReader<AnyCallback>();
   readonly #pending = new PendingRequests();
   /** Requests of other threads whose result is a Future still running here, by `${replyTo}:${requestId}`: their callers may cancel them. */
@@ -165,11 +164,10 @@ class Registry implements MessageHandler, ReplyEndpoint {
   // ----------------------------------------------------------- internals
 
   #lookup(name: string, method: string): AnyCallback | undefined {
-    if (name === this.#lastName) return this.#lastFn;
+    if (name === this.#lastName) return this.#calls.target;
     const fn = this.#functions.get(name);
     if (fn !== undefined) {
       this.#lastName = name;
-      this.#lastFn = fn;
       this.#calls.expect(name, fn);
     } else {
       this.#loop.callExceptionHandler({ message: `${method} from another thread: no function registered as '${name}'`, exception: unknownName(name) });

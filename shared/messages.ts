@@ -129,7 +129,7 @@ export class CallInPlaceReader<T> {
   readonly #name = new Uint8Array(33);
   #nameSize = 0;
 
-  /** Recognises calls of `name` from now on, for `target` (a name longer than 32 characters or not ASCII is never recognised). */
+  /** Recognises calls of `name` from now on, for `target` (which is kept even for a name longer than 32 characters or not ASCII, never recognised). */
   expect(name: string, target: T): void {
     const size = shortAsciiSize(name);
     this.#nameSize = size < 0 ? 0 : size;
