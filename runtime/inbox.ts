@@ -114,12 +114,14 @@ export class Inbox {
   };
 
   readonly #visit = (bytes: Uint8Array, start: number): void => {
-    const calls = this.#calls;
-    if (bytes === this.ring.bytes && calls.match(bytes, this.ring.view, start)) {
-      this.#loop._runCallback(calls.target!, calls.argc, calls.a0, calls.a1, calls.a2);
-      return;
+    let decoder = this.#decoder;
+    if (bytes === this.ring.bytes) {
+      const calls = this.#calls;
+      if (calls.match(bytes, this.ring.view, start)) return this.#loop._runCallback(calls.target!, calls.argc, calls.a0, calls.a1, calls.a2);
+    } else {
+      // A record reassembled from fragments, in memory of its own.
+      decoder = new Decoder(bytes);
     }
-    const decoder = bytes === this.ring.bytes ? this.#decoder : new Decoder(bytes);
     decoder.pos = start;
     try {
       readMessage(decoder, this.#handler);

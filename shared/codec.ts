@@ -289,9 +289,9 @@ export function numberSizeAt(bytes: Uint8Array, at: number): number {
   return tag === Tag.Float64 ? 9 : tag === Tag.Int32 ? 5 : 0;
 }
 
-/** The number at `at` (`view` over the same memory as `bytes`), whose size `numberSizeAt` gave. */
-export function readNumberAt(bytes: Uint8Array, view: DataView, at: number): number {
-  return bytes[at] === Tag.Float64 ? view.getFloat64(at + 1, true) : view.getInt32(at + 1, true);
+/** The number at `at`, whose encoded size `numberSizeAt` gave as `size` (so its tag is not read twice). */
+export function readNumberAt(view: DataView, at: number, size: number): number {
+  return size === 9 ? view.getFloat64(at + 1, true) : view.getInt32(at + 1, true);
 }
 
 function isInt32(value: number): boolean {

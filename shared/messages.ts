@@ -156,7 +156,7 @@ export class CallInPlaceReader<T> {
     for (let i = 0; i < argc; i++) {
       const n = numberSizeAt(bytes, pos);
       if (n === 0) return false; // a0..a2 may have changed: they mean something only after a true
-      const value = readNumberAt(bytes, view, pos);
+      const value = readNumberAt(view, pos, n);
       if (i === 0) this.a0 = value;
       else if (i === 1) this.a1 = value;
       else this.a2 = value;
