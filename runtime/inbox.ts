@@ -16,7 +16,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Decoder } from '../shared/codec.js';
-import { readMessage, type CallInPlaceReader, type MessageHandler } from '../shared/messages.js';
+import type { CallInPlaceReader } from '../shared/call_in_place.js';
+import { readMessage, type MessageHandler } from '../shared/messages.js';
 import type { Ring } from '../shared/ring.js';
 import { RingReader } from '../shared/ring_reader.js';
 import type { BaseEventLoop } from './base_events.js';

@@ -157,7 +157,7 @@ export class Encoder {
       case 'boolean':
       case 'number':
         this.#reserve(9);
-        this.length = writeScalar(this.#bytes, this.#view, this.length, value);
+        this.length = writeScalar(this.#bytes, this.#view, this.length, value, scalarSize(value));
         return;
       case 'string':
         this.writeU8(Tag.String);
@@ -260,23 +260,22 @@ export function scalarSize(value: unknown): number {
 }
 
 /**
- * Writes the scalar `value` (see scalarSize) at `at` in `bytes` (`view`
- * over the same memory; room checked by the caller) and returns the
- * position after it.
+ * Writes the scalar `value`, whose encoded size `scalarSize` gave as
+ * `size` (so a number is classified once), at `at` in `bytes` (`view` over
+ * the same memory; room checked by the caller) and returns the position
+ * after it.
  */
-export function writeScalar(bytes: Uint8Array, view: DataView, at: number, value: unknown): number {
-  if (typeof value === 'number') {
-    if (isInt32(value)) {
-      bytes[at] = Tag.Int32;
-      view.setInt32(at + 1, value, true);
-      return at + 5;
-    }
+export function writeScalar(bytes: Uint8Array, view: DataView, at: number, value: unknown, size: number): number {
+  if (size === 9) {
     bytes[at] = Tag.Float64;
-    view.setFloat64(at + 1, value, true);
-    return at + 9;
+    view.setFloat64(at + 1, value as number, true);
+  } else if (size === 5) {
+    bytes[at] = Tag.Int32;
+    view.setInt32(at + 1, value as number, true);
+  } else {
+    bytes[at] = value === undefined ? Tag.Undefined : value === null ? Tag.Null : value ? Tag.True : Tag.False;
   }
-  bytes[at] = value === undefined ? Tag.Undefined : value === null ? Tag.Null : value ? Tag.True : Tag.False;
-  return at + 1;
+  return at + size;
 }
 
 /**

@@ -22,7 +22,8 @@
  * (callSoonThreadsafe) or fails (call) with RingClosedError.
  */
 import { writerFor, introduce } from './directory.js';
-import { encodeCall, encodeRequest, writeCallInPlace } from './messages.js';
+import { CallInPlaceWriter } from './call_in_place.js';
+import { encodeCall, encodeRequest } from './messages.js';
 import type { ReplyEndpoint } from './requests.js';
 import { Ring, RingClosedError } from './ring.js';
 import type { RingWriter } from './ring_writer.js';
@@ -53,10 +54,12 @@ export class LoopRef implements LoopRefData {
   /** The target loop's ring: the whole of a LoopRef's data. */
   readonly buffer: SharedArrayBuffer;
   readonly #writer: RingWriter;
+  readonly #smallCalls: CallInPlaceWriter;
 
   private constructor(writer: RingWriter) {
     this.buffer = writer.ring.buffer;
     this.#writer = writer;
+    this.#smallCalls = new CallInPlaceWriter(writer);
   }
 
   /** Revives a LoopRef from its data (a LoopRef, or a copy of one that crossed a thread). */
@@ -86,8 +89,9 @@ export class LoopRef implements LoopRefData {
    * by the target's exception handler.
    */
   callSoonThreadsafe(name: string, ...args: unknown[]): void {
+    // The small-call writer takes only a valid name, so the name is checked on the general path.
+    if (this.#smallCalls.write(name, args)) return;
     checkName(name, 'callSoonThreadsafe');
-    if (writeCallInPlace(this.#writer, name, args)) return;
     const encoded = encodeCall('callSoonThreadsafe', name, args);
     try {
       this.#writer.write(encoded.scratch, !localLoop.running(), encoded.length);

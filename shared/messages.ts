@@ -8,14 +8,14 @@
  *   reply:   kind, request id, ok, value (the result, or the error)
  *   cancel:  kind, reply ring id, request id
  */
-import { Decoder, Encoder, numberSizeAt, readNumberAt, registerErrorClass, scalarSize, shortAsciiSize, writeScalar, writeShortAscii } from './codec.js';
+import { Decoder, Encoder, registerErrorClass } from './codec.js';
 import { RingClosedError } from './ring.js';
-import type { RingWriter } from './ring_writer.js';
 
 // A remote function that failed calling a closed loop fails its caller with the same class.
 registerErrorClass(RingClosedError, 'RingClosedError');
 
-const enum Kind {
+/** A record's first byte. */
+export const enum Kind {
   Call = 1,
   Request = 2,
   Reply = 3,
@@ -74,96 +74,6 @@ export function encodeCall(method: string, name: string, args: readonly unknown[
     return encoder;
   } finally {
     releaseEncoder(encoder);
-  }
-}
-
-/** Calls with up to this many arguments, all scalars, can be encoded in place. */
-const IN_PLACE_ARGS = 3;
-
-/**
- * Writes a call of `name` with `args` straight into `writer`'s ring, with
- * no scratch buffer and no copy, when the call is small and simple (a name
- * of at most 32 ASCII characters; up to three arguments, each a number,
- * boolean, null or undefined) and the ring has room now. The bytes are
- * those of encodeCall. False otherwise, having written nothing: the caller
- * then encodes the call and writes it.
- */
-export function writeCallInPlace(writer: RingWriter, name: string, args: readonly unknown[]): boolean {
-  const argc = args.length;
-  if (argc > IN_PLACE_ARGS) return false;
-  let length = shortAsciiSize(name);
-  if (length < 0) return false;
-  length += 2; // the kind and argc bytes
-  for (let i = 0; i < argc; i++) {
-    const size = scalarSize(args[i]);
-    if (size < 0) return false;
-    length += size;
-  }
-  const at = writer.reserve(length);
-  if (at < 0) return false;
-  const { bytes, view } = writer.ring;
-  bytes[at] = Kind.Call;
-  let pos = writeShortAscii(bytes, at + 1, name);
-  bytes[pos++] = argc;
-  for (let i = 0; i < argc; i++) pos = writeScalar(bytes, view, pos, args[i]);
-  writer.commit(at, length);
-  return true;
-}
-
-/**
- * The consumer's counterpart of writeCallInPlace, for the call that comes
- * again and again: it recognises a call of one name (`expect`) with up to
- * three number arguments and reads it straight from the ring's memory,
- * without the Decoder's name lookup and per-value calls (a small call's
- * drain measured about a third cheaper). After `match` returns true, the
- * call's arguments are in `argc` and `a0`..`a2`, and `target` is what
- * `expect` was given for the name.
- */
-export class CallInPlaceReader<T> {
-  target: T | undefined = undefined;
-  argc = 0;
-  a0 = 0;
-  a1 = 0;
-  a2 = 0;
-  /** The name as a call record carries it (length byte, then ASCII), and its size; 0 matches nothing. */
-  readonly #name = new Uint8Array(33);
-  #nameSize = 0;
-
-  /** Recognises calls of `name` from now on, for `target` (which is kept even for a name longer than 32 characters or not ASCII, never recognised). */
-  expect(name: string, target: T): void {
-    const size = shortAsciiSize(name);
-    this.#nameSize = size < 0 ? 0 : size;
-    if (size > 0) writeShortAscii(this.#name, 0, name);
-    this.target = target;
-  }
-
-  /** Recognises nothing until the next `expect`. */
-  forget(): void {
-    this.#nameSize = 0;
-    this.target = undefined;
-  }
-
-  /** True if the record at `at` of `bytes` (`view` over the same memory) is a call of the expected name with up to three numbers, which are then read. */
-  match(bytes: Uint8Array, view: DataView, at: number): boolean {
-    const size = this.#nameSize;
-    if (size === 0 || bytes[at] !== Kind.Call) return false;
-    const name = this.#name;
-    let pos = at + 1;
-    for (let i = 0; i < size; i++) if (bytes[pos + i] !== name[i]) return false;
-    pos += size;
-    const argc = bytes[pos++]!;
-    if (argc > IN_PLACE_ARGS) return false;
-    for (let i = 0; i < argc; i++) {
-      const n = numberSizeAt(bytes, pos);
-      if (n === 0) return false; // a0..a2 may have changed: they mean something only after a true
-      const value = readNumberAt(view, pos, n);
-      if (i === 0) this.a0 = value;
-      else if (i === 1) this.a1 = value;
-      else this.a2 = value;
-      pos += n;
-    }
-    this.argc = argc;
-    return true;
   }
 }
 

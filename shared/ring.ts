@@ -50,7 +50,10 @@
  * power of two, so a position's offset is `pos & mask` across the wrap.
  *
  * This file holds the layout and the shared memory (`Ring`); the producer
- * side is ring_writer.ts, the consumer side ring_reader.ts.
+ * side is ring_writer.ts, the consumer side ring_reader.ts. Small calls
+ * are also written and read in place by call_in_place.ts, whose writer
+ * follows this protocol for the easy case (room before the end of the
+ * buffer) and leaves every other case to RingWriter.
  */
 import { threadId } from 'node:worker_threads';
 import { WakeWord } from './wake.js';

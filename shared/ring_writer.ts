@@ -1,7 +1,8 @@
 /**
  * RingWriter: one thread's producer side of a ring (the protocol is
- * described in ring.ts): reserving, copying or encoding in place,
- * publishing, and waiting for space (spinning, sleeping or spilling).
+ * described in ring.ts): reserving, copying, publishing, and waiting for
+ * space (spinning, sleeping or spilling). Small calls take a shorter way
+ * in when the ring has room (call_in_place.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
@@ -99,26 +100,6 @@ export class RingWriter {
       item.offset += n;
     }
     return item.offset === total;
-  }
-
-  /**
-   * Fast path for a small record encoded in place: reserves a record of
-   * `length` payload bytes and returns the payload's offset in
-   * `ring.bytes`, or -1 when the ring is closed or full or this writer has
-   * records spilled (then `write()` the record). The caller fills exactly
-   * those bytes, with nothing that can throw, then calls `commit`: until
-   * then the consumer cannot read past the record.
-   */
-  reserve(length: number): number {
-    const ring = this.ring;
-    if (ring.words[CLOSED] !== 0 || this.#spilledHead !== this.#spilled.length || length > ring.maxRecord) return -1;
-    const at = this.#reserve(length);
-    return at < 0 ? -1 : at + 4;
-  }
-
-  /** Publishes the record reserved at `offset` (from `reserve(length)`), waking the consumer if it sleeps on it. */
-  commit(offset: number, length: number): void {
-    this.#publishHeader(offset - 4, (length << 2) | WHOLE);
   }
 
   /** Stores `header` at data offset `at`; the producer that replaces the consumer's SLEEPING mark rings its doorbell. */

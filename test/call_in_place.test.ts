@@ -1,6 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { CallInPlaceReader, encodeCall, encodeRequest, writeCallInPlace } from '../shared/messages.js';
+import { CallInPlaceReader, CallInPlaceWriter } from '../shared/call_in_place.js';
+import { encodeCall, encodeRequest } from '../shared/messages.js';
 import { Ring } from '../shared/ring.js';
 import { RingReader } from '../shared/ring_reader.js';
 import { RingWriter } from '../shared/ring_writer.js';
@@ -18,7 +19,7 @@ const shortAsciiName = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((
 test('a small call of scalars written in place has the bytes encodeCall makes (property)', (t) => {
   t.notThrows(() => fc.assert(fc.property(shortAsciiName, fc.array(scalar, { maxLength: 3 }), (name, args) => {
     const ring = Ring.create(4096);
-    const written = writeCallInPlace(new RingWriter(ring, () => {}), name, args);
+    const written = new CallInPlaceWriter(new RingWriter(ring, () => {})).write(name, args);
     const [record] = records(ring);
     const expected = encodeCall('test', name, args).bytes();
     return written && record !== undefined && Buffer.compare(record, expected) === 0;
@@ -27,13 +28,13 @@ test('a small call of scalars written in place has the bytes encodeCall makes (p
 
 test('a call that is not small and simple is left to the encoder: nothing is written in place', (t) => {
   const ring = Ring.create(4096);
-  const writer = new RingWriter(ring, () => {});
-  t.false(writeCallInPlace(writer, 'name', [1, 2, 3, 4]), 'four arguments');
-  t.false(writeCallInPlace(writer, 'name', ['a string']), 'a string argument');
-  t.false(writeCallInPlace(writer, 'name', [{}]), 'an object argument');
-  t.false(writeCallInPlace(writer, 'name', [1n]), 'a bigint argument');
-  t.false(writeCallInPlace(writer, 'naïve', [1]), 'a name that is not ASCII');
-  t.false(writeCallInPlace(writer, 'n'.repeat(33), [1]), 'a name of 33 characters');
+  const writer = new CallInPlaceWriter(new RingWriter(ring, () => {}));
+  t.false(writer.write('name', [1, 2, 3, 4]), 'four arguments');
+  t.false(writer.write('name', ['a string']), 'a string argument');
+  t.false(writer.write('name', [{}]), 'an object argument');
+  t.false(writer.write('name', [1n]), 'a bigint argument');
+  t.false(writer.write('naïve', [1]), 'a name that is not ASCII');
+  t.false(writer.write('n'.repeat(33), [1]), 'a name of 33 characters');
   t.deepEqual(records(ring), []);
 });
 
@@ -41,17 +42,51 @@ test('a call is not written in place into a full ring, a closed ring, or behind 
   const ring = Ring.create(256);
   const reader = new RingReader(ring);
   const writer = new RingWriter(ring, () => {});
-  const args = [1.5, 2.5, 3.5];
-  while (writeCallInPlace(writer, 'fill', args));
-  const record = encodeCall('test', 'fill', args).bytes();
-  t.is(writer.reserve(record.byteLength), -1, 'full');
-  // The ring's own consumer thread spills instead of blocking: records now wait in the overflow queue.
-  writer.write(record, true);
+  const calls = new CallInPlaceWriter(writer);
+  const args = [1.5, 2.5]; // 32-byte records, which tile the buffer: no refusal here is the end of the buffer's
+  let written = 0;
+  while (calls.write('fill', args)) written++;
+  t.true(written > 0);
+  t.false(calls.write('fill', args), 'full');
+  // The ring's own consumer thread spills instead of blocking: the record now waits in the overflow queue.
+  writer.write(encodeCall('test', 'fill', args).bytes(), true);
   t.is(writer.spilled, 1);
   reader.read(() => {}, Infinity);
-  t.is(writer.reserve(8), -1, 'spilled records go first');
+  t.false(calls.write('fill', args), 'spilled records go first');
   ring.close();
-  t.is(new RingWriter(ring, () => {}).reserve(8), -1, 'closed');
+  t.false(new CallInPlaceWriter(new RingWriter(ring, () => {})).write('fill', args), 'closed');
+});
+
+test('one writer given many names, valid or not, writes each valid one in place with its own bytes (property)', (t) => {
+  const name = fc.oneof(shortAsciiName, fc.constantFrom('', 'naïve', 'n'.repeat(33)));
+  t.notThrows(() => fc.assert(fc.property(fc.array(fc.tuple(name, fc.array(scalar, { maxLength: 3 })), { minLength: 1, maxLength: 20 }), (calls) => {
+    const ring = Ring.create(4096);
+    const writer = new CallInPlaceWriter(new RingWriter(ring, () => {}));
+    const small = calls.filter(([n]) => n !== '' && n !== 'naïve' && n.length <= 32);
+    const written = calls.map(([n, args]) => writer.write(n, args));
+    const expected = small.map(([n, args]) => Buffer.from(encodeCall('test', n, args).bytes()));
+    const got = records(ring);
+    return written.filter(Boolean).length === small.length && got.length === expected.length && got.every((r, i) => Buffer.compare(r, expected[i]!) === 0);
+  }), { numRuns: 300 }));
+});
+
+test('a call that would reach past the end of the buffer is left to RingWriter, which pads and delivers it', (t) => {
+  const ring = Ring.create(256);
+  const reader = new RingReader(ring);
+  const writer = new RingWriter(ring, () => {});
+  const calls = new CallInPlaceWriter(writer);
+  const got: number[] = [];
+  // 20-byte records (16-byte payloads) do not divide the 256-byte buffer: one lands on its end.
+  let refused = 0;
+  for (let i = 0; i < 40; i++) {
+    if (!calls.write('tick', [i, 0.5])) {
+      refused++;
+      writer.write(encodeCall('test', 'tick', [i, 0.5]).bytes(), true);
+    }
+    reader.read((bytes, start) => got.push(bytes[start + 8]!), Infinity); // the int after kind, name, argc and tag
+  }
+  t.true(refused > 0, 'the end of the buffer was reached');
+  t.deepEqual(got, Array.from({ length: 40 }, (_, i) => i));
 });
 
 /** `reader.match` on one record (given as its bytes), and what it read. */
