@@ -7,8 +7,8 @@
  */
 import { numberSizeAt, readNumberAt, scalarSize, shortAsciiSize, writeScalar, writeShortAscii } from './codec.js';
 import { Kind } from './messages.js';
-import { CLOSED, HEAD, HEADER_BYTES, SLEEPING, TAIL, WHOLE } from './ring.js';
-import type { RingWriter } from './ring_writer.js';
+import { CLOSED, HEADER_BYTES, SLEEPING, TAIL, WHOLE } from './ring.js';
+import { HeadCache, type RingWriter } from './ring_writer.js';
 
 /** Calls with up to this many arguments, all scalars, are written in place. */
 const IN_PLACE_ARGS = 3;
@@ -38,8 +38,7 @@ export class CallInPlaceWriter {
   #name: unknown = undefined;
   /** The encoded size of `#name`, or -1 if it cannot go in place (not a non-empty string of at most 32 ASCII characters). */
   #nameSize = -1;
-  /** HEAD as this writer last loaded it: old is safe (HEAD only moves forward), just pessimistic. */
-  #head = 0;
+  readonly #head = new HeadCache();
 
   constructor(writer: RingWriter) {
     this.#writer = writer;
@@ -70,11 +69,8 @@ export class CallInPlaceWriter {
     for (;;) {
       at = tail & ring.mask;
       if (ring.capacity - at < size) return false;
-      if (((tail - this.#head) >>> 0) + size > ring.capacity) {
-        this.#head = Atomics.load(words, HEAD);
-        // (A guess behind HEAD reads as over capacity too: RingWriter sorts it out.)
-        if (((tail - this.#head) >>> 0) + size > ring.capacity) return false;
-      }
+      // (A guess of TAIL behind HEAD reads as over capacity too: RingWriter sorts it out.)
+      if (this.#head.used(words, tail, size, ring.capacity) + size > ring.capacity) return false;
       const seen = Atomics.compareExchange(words, TAIL, tail, (tail + size) | 0);
       if (seen === tail) break;
       tail = seen;

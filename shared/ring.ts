@@ -48,6 +48,8 @@
  *
  * Byte positions are uint32 counters that wrap; the data capacity is a
  * power of two, so a position's offset is `pos & mask` across the wrap.
+ * The consumer counts HEAD's wraps in LAPS, so that a producer's old copy
+ * of HEAD cannot pass for a recent one (HeadCache, ring_writer.ts).
  *
  * This file holds the layout and the shared memory (`Ring`); the producer
  * side is ring_writer.ts, the consumer side ring_reader.ts. Small calls
@@ -66,6 +68,7 @@ export const WAITERS = 1; // producers waiting for space (the consumer notifies 
 export const SPINNER = 2; // 1 while a producer spins, watching HEAD for space
 export const TAIL = 16; // reservation position
 export const PRODUCER_IDS = 17; // last producer id handed out (for fragments)
+export const LAPS = 18; // times HEAD has wrapped past 2^32 (see HeadCache in ring_writer.ts); on TAIL's line, which producers hold anyway
 const WAKE = 32; // the wake word's two words: wake-ups sent, the consumer's doorbell
 export const CLOSED = 48; // 1 once the ring is closed
 const CAPACITY = 49;

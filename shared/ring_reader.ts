@@ -3,7 +3,7 @@
  * ring.ts): reading records in order, reassembling fragments, freeing
  * space, going to sleep, and waking the producers that wait for space.
  */
-import { HEAD, HEADER_BYTES, KIND_MASK, LAST_FRAGMENT, PAD, Ring, SLEEPING, TAIL, WAITERS, WHOLE } from './ring.js';
+import { HEAD, HEADER_BYTES, KIND_MASK, LAPS, LAST_FRAGMENT, PAD, Ring, SLEEPING, TAIL, WAITERS, WHOLE } from './ring.js';
 
 /** The consumer publishes HEAD at least this often (records) within a batch, so producers see the space early. */
 const PUBLISH_EVERY = 64;
@@ -145,8 +145,10 @@ export class RingReader {
       this.#zero(from, ring.capacity);
       this.#zero(0, to);
     }
+    const wrapped = head >>> 0 < this.#head >>> 0;
     this.#head = head;
     Atomics.store(ring.words, HEAD, head);
+    if (wrapped) Atomics.add(ring.words, LAPS, 1);
   }
 
   /**

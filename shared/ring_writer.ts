@@ -6,12 +6,37 @@
  */
 import { performance } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
-import { CLOSED, FRAGMENT, HEAD, HEADER_BYTES, LAST_FRAGMENT, PAD, PRODUCER_IDS, Ring, RingClosedError, SLEEPING, SPINNER, TAIL, WAITERS, WHOLE } from './ring.js';
+import { CLOSED, FRAGMENT, HEAD, HEADER_BYTES, LAPS, LAST_FRAGMENT, PAD, PRODUCER_IDS, Ring, RingClosedError, SLEEPING, SPINNER, TAIL, WAITERS, WHOLE } from './ring.js';
 
 /** How long a blocked producer sleeps between checks that the ring is still open. */
 const BLOCK_SLICE_MS = 50;
 /** How long a producer spins for space before it sleeps: several times the ~10 µs between two of a busy consumer's HEAD publications. */
 const SPIN_MS = 0.1;
+
+/**
+ * A producer's copy of HEAD, kept from one write to the next to spare a
+ * load of the line the consumer writes. An old copy is safe, just
+ * pessimistic (HEAD only moves forward), with one exception: positions
+ * wrap at 2^32, so a copy taken 4 GiB of traffic ago would pass for a
+ * recent one and let its writer overwrite records not yet read. The
+ * consumer counts its wraps (LAPS), and a copy from another lap is
+ * reloaded.
+ */
+export class HeadCache {
+  #head = 0;
+  #laps = -1; // no lap: the first use loads
+
+  /** The bytes in use from HEAD to `tail`, by this copy, reloaded when it says `need` more do not fit or is from another lap. */
+  used(words: Int32Array, tail: number, need: number, capacity: number): number {
+    let used = (tail - this.#head) >>> 0;
+    if (used + need > capacity || words[LAPS] !== this.#laps) {
+      this.#laps = Atomics.load(words, LAPS);
+      this.#head = Atomics.load(words, HEAD);
+      used = (tail - this.#head) >>> 0;
+    }
+    return used;
+  }
+}
 
 /** A record not yet fully written: its bytes, its length, and how far writing has got. */
 interface Spilled {
@@ -27,8 +52,7 @@ interface Spilled {
 export class RingWriter {
   readonly ring: Ring;
   #producerId = 0;
-  /** The last HEAD this writer loaded. */
-  #head: number;
+  readonly #head = new HeadCache();
   /** The last source copied from (usually the codec's scratch), and a word view of it if it is 4-aligned. */
   #src: Uint8Array | null = null;
   #srcWords: Int32Array | null = null;
@@ -47,7 +71,6 @@ export class RingWriter {
    */
   constructor(ring: Ring, onDiscard: (records: number, error: RingClosedError) => void) {
     this.ring = ring;
-    this.#head = Atomics.load(ring.words, HEAD);
     this.#onDiscard = onDiscard;
   }
 
@@ -140,25 +163,21 @@ export class RingWriter {
     const capacity = ring.capacity;
     // Atomics cost ~10 ns each here (V8 calls a builtin for each), so a
     // record takes two: the compare-and-swap and the header's exchange. TAIL is
-    // first read plainly (a guess the compare-and-swap checks), and HEAD is
-    // reloaded only when the head this writer saw last says "full" (HEAD
-    // only moves forward, so an old value is safe, just pessimistic).
+    // first read plainly (a guess the compare-and-swap checks), and HEAD
+    // comes from this writer's copy (HeadCache).
     let tail = words[TAIL]!;
     let at: number;
     let need: number;
     for (;;) {
       at = tail & ring.mask;
       need = capacity - at < size ? capacity - at + size : size;
-      let used = (tail - this.#head) >>> 0;
-      if (used + need > capacity) {
-        this.#head = Atomics.load(words, HEAD);
-        used = (tail - this.#head) >>> 0;
-        if (used > capacity) {
-          tail = Atomics.load(words, TAIL);
-          continue;
-        }
-        if (used + need > capacity) return -1;
+      const used = this.#head.used(words, tail, need, capacity);
+      if (used > capacity) {
+        // The guess is older than HEAD.
+        tail = Atomics.load(words, TAIL);
+        continue;
       }
+      if (used + need > capacity) return -1;
       const seen = Atomics.compareExchange(words, TAIL, tail, (tail + need) | 0);
       if (seen === tail) break;
       tail = seen;

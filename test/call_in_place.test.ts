@@ -70,6 +70,24 @@ test('one writer given many names, valid or not, writes each valid one in place 
   }), { numRuns: 300 }));
 });
 
+test('a writer that last looked at the ring 4 GiB of traffic ago takes a full ring for full: nothing is overwritten', (t) => {
+  const ring = Ring.create(256);
+  const stale = new CallInPlaceWriter(new RingWriter(ring, () => {}));
+  const name = 'fill4567'; // with an int and a float: 32-byte records, which tile the buffer
+  t.true(stale.write(name, [-1, 0.5]));
+  t.is(records(ring).length, 1);
+  // White box (HEAD, TAIL, LAPS are header words 0, 16, 18): 4 GiB later, positions having wrapped at 2^32, the empty
+  // ring stands 64 bytes before where it stood, and its consumer has counted the wrap; the writer has written nothing since. Then another writer fills the ring.
+  ring.words[0] = ring.words[16] = (ring.words[0]! - 64) | 0;
+  ring.words[18]!++;
+  const other = new CallInPlaceWriter(new RingWriter(ring, () => {}));
+  let written = 0;
+  while (other.write(name, [written, 0.5])) written++;
+  t.is(written, 8, 'the ring is full');
+  t.false(stale.write(name, [-1, 0.5]));
+  t.deepEqual(records(ring).map((r) => r[12]), Array.from({ length: 8 }, (_, i) => i), 'the int after kind, name, argc and tag');
+});
+
 test('a call that would reach past the end of the buffer is left to RingWriter, which pads and delivers it', (t) => {
   const ring = Ring.create(256);
   const reader = new RingReader(ring);

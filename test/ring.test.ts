@@ -262,6 +262,30 @@ test('byte positions wrap past 2^32 without losing or reordering a record', (t) 
   }
   t.deepEqual(got, Array.from({ length: 200 }, (_, i) => i & 0xff));
   t.true(ring.words[0]! > 0, 'HEAD went past the wrap');
+  t.is(ring.words[18], 1, 'LAPS (word 18) counted the wrap, once');
+  ring.close();
+});
+
+test('a writer that last looked at the ring 4 GiB of traffic ago takes a full ring for full: it spills, nothing is overwritten', async (t) => {
+  const ring = Ring.create(256);
+  const stale = new RingWriter(ring, () => t.fail());
+  stale.write(new Uint8Array(12).fill(99), false);
+  new RingReader(ring).read(() => {}, Infinity);
+  // White box (HEAD, TAIL, LAPS are header words 0, 16, 18): 4 GiB later, positions having wrapped at 2^32, the empty
+  // ring stands 64 bytes before where it stood, and its consumer has counted the wrap; the writer has written nothing since. Then others fill the ring.
+  ring.words[0] = ring.words[16] = (ring.words[0]! - 64) | 0;
+  ring.words[18]!++;
+  const reader = new RingReader(ring);
+  const other = new RingWriter(ring, () => t.fail());
+  for (let i = 0; i < 16; i++) other.write(new Uint8Array(12).fill(i), false);
+  t.is(other.spilled, 0, 'the ring is full');
+  stale.write(new Uint8Array(12).fill(16), false);
+  t.is(stale.spilled, 1, 'the stale writer waits for room');
+  const got: number[] = [];
+  reader.read((bytes, start) => void got.push(bytes[start]!), Infinity);
+  await stale.flushed();
+  reader.read((bytes, start) => void got.push(bytes[start]!), Infinity);
+  t.deepEqual(got, Array.from({ length: 17 }, (_, i) => i));
   ring.close();
 });
 
