@@ -28,6 +28,12 @@ export class TimeoutError extends Error {
   override name = 'TimeoutError';
 }
 
-for (const errorClass of [RuntimeError, InvalidStateError, CancelledError, TimeoutError]) {
+/** A signal for a subprocess whose transport is closed (`code` 'ESRCH', as Node's `process.kill` reports a process that is gone). */
+export class ProcessLookupError extends Error {
+  override name = 'ProcessLookupError';
+  readonly code = 'ESRCH';
+}
+
+for (const errorClass of [RuntimeError, InvalidStateError, CancelledError, TimeoutError, ProcessLookupError]) {
   registerErrorClass(errorClass, errorClass.name);
 }

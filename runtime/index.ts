@@ -9,7 +9,7 @@ export {
   ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, gather, shield, sleep, wait, waitFor,
   type Awaitable, type GatherOptions, type ReturnWhen, type WaitOptions,
 } from './task_functions.js';
-export { CancelledError, InvalidStateError, RuntimeError, TimeoutError } from './errors.js';
+export { CancelledError, InvalidStateError, ProcessLookupError, RuntimeError, TimeoutError } from './errors.js';
 export { logger, setLogger, type Logger } from './log.js';
 export { BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol, type ProtocolFactory } from './protocols.js';
 export type {

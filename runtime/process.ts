@@ -7,7 +7,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { BaseEventLoop } from './base_events.js';
-import { RuntimeError } from './errors.js';
+import { ProcessLookupError } from './errors.js';
 import { logger } from './log.js';
 import { connectPipe, READ_PIPE, WRITE_PIPE } from './pipes.js';
 import { Protocol, type ProtocolFactory, type SubprocessProtocol } from './protocols.js';
@@ -150,10 +150,10 @@ export class ProcessTransport<P extends SubprocessProtocol = SubprocessProtocol>
     return this._pipes.get(fd) ?? null;
   }
 
-  /** Sends `sig` (a number or a name); a child that already exited is left alone. */
+  /** Sends `sig` (a number or a name); a child that already exited is left alone. Throws ProcessLookupError once the transport is closed, as asyncio does. */
   sendSignal(sig: number | NodeJS.Signals): void {
     const n = signalNumber(sig);
-    if (this._finished) throw new RuntimeError('the subprocess transport is closed');
+    if (this._finished) throw new ProcessLookupError('the subprocess transport is closed');
     if (this._returncode === null) this._child.kill(n);
   }
 

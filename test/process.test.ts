@@ -1,6 +1,6 @@
 import test from 'ava';
 import {
-  SubprocessProtocol, RuntimeError,
+  SubprocessProtocol, ProcessLookupError,
   type EventLoop, type Future, type SubprocessTransport,
 } from 'multiloop';
 import { withLoop } from './helpers/loop.js';
@@ -92,7 +92,7 @@ test.serial('sendSignal takes a name or a number and rejects invalid signals', a
     transport.sendSignal(9);
     await proto.lost;
     t.is(transport.getReturncode(), -9);
-    t.throws(() => transport.kill(), { instanceOf: RuntimeError });
+    t.throws(() => transport.kill(), { instanceOf: ProcessLookupError, code: 'ESRCH' });
   });
 });
 
