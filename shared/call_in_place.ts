@@ -151,4 +151,3 @@ export class CallInPlaceReader<T> {
     return true;
   }
 }
-
