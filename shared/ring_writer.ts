@@ -12,6 +12,8 @@ import { CLOSED, FRAGMENT, HEAD, HEADER_BYTES, LAPS, LAST_FRAGMENT, PAD, PRODUCE
 const BLOCK_SLICE_MS = 50;
 /** How long a producer spins for space before it sleeps: several times the ~10 µs between two of a busy consumer's HEAD publications. */
 const SPIN_MS = 0.1;
+/** How long a spinner's claim holds (ms): far longer than a spin, unless its thread ended mid-spin. */
+const SPIN_LEASE_MS = 10;
 
 /**
  * A producer's copy of HEAD, kept from one write to the next to spare a
@@ -287,12 +289,19 @@ export class RingWriter {
 
 /**
  * Spins until HEAD moves from `head` (true) or SPIN_MS pass (false);
- * false at once if another producer already spins on this ring. (A thread
- * terminated mid-spin leaves SPINNER set: the ring's producers then sleep
- * at once, as they did before spinning existed; nothing is lost.)
+ * false at once if another producer already spins on this ring. The
+ * spinner's claim on SPINNER is the wall-clock time (ms, modulo 2^32) at
+ * which it lapses, so that a claim left by a thread terminated mid-spin
+ * is taken over once it lapses, rather than keeping every producer of the
+ * ring from spinning for good. Clocks only steer who spins: a wrong
+ * reading makes two producers spin at once, or none, and loses nothing.
  */
 function spinWhile(words: Int32Array, head: number): boolean {
-  if (Atomics.compareExchange(words, SPINNER, 0, 1) !== 0) return false;
+  const now = Date.now();
+  const held = Atomics.load(words, SPINNER);
+  if (held !== 0 && (((now | 0) - held) | 0) < 0) return false;
+  const claim = (now + SPIN_LEASE_MS) | 0 || 1;
+  if (Atomics.compareExchange(words, SPINNER, held, claim) !== held) return false;
   const deadline = performance.now() + SPIN_MS;
   let moved = false;
   // The clock costs more than a load: read it every 16 loads.
@@ -300,7 +309,8 @@ function spinWhile(words: Int32Array, head: number): boolean {
     moved = Atomics.load(words, HEAD) !== head;
     if ((i & 15) === 0 && performance.now() > deadline) break;
   }
-  Atomics.store(words, SPINNER, 0);
+  // Unless another producer has taken over a claim that lapsed meanwhile (this thread was descheduled).
+  Atomics.compareExchange(words, SPINNER, claim, 0);
   return moved;
 }
 

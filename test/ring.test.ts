@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Worker } from 'node:worker_threads';
 import { Decoder, Encoder } from '../shared/codec.js';
-import { Ring, RingClosedError, WAITERS } from '../shared/ring.js';
+import { Ring, RingClosedError, SPINNER, WAITERS } from '../shared/ring.js';
 import { RingReader } from '../shared/ring_reader.js';
 import { RingWriter } from '../shared/ring_writer.js';
 import { fillerFor, type ProducerJob, type ProducerReport } from './ring.fixture.js';
@@ -153,6 +153,31 @@ test.serial('a producer asleep on a full ring wakes at notifyProducers, not at t
   }
   ring.close();
   t.deepEqual(await reports, [{ error: 'RingClosedError' }]);
+});
+
+/**
+ * Sets the ring's spinner claim to `claim`, runs a blocking producer into
+ * the full ring until it sleeps (it spins first, if it may), and returns
+ * the claim then.
+ */
+async function claimOnceAsleep(claim: number): Promise<number> {
+  const ring = Ring.create(256);
+  Atomics.store(ring.words, SPINNER, claim);
+  const reports = produce({ buffer: ring.buffer, producer: 0, count: 1_000, mayBlock: true, filler: false });
+  await until(() => Atomics.load(ring.words, WAITERS) === 1);
+  const seen = Atomics.load(ring.words, SPINNER);
+  ring.close();
+  await reports;
+  return seen;
+}
+
+test('a spinner claim left by a thread that ended mid-spin lapses: the next blocked producer takes it over and releases it', async (t) => {
+  t.is(await claimOnceAsleep((Date.now() - 60_000) | 0), 0);
+});
+
+test('a live spinner claim is left alone: a blocked producer sleeps without spinning', async (t) => {
+  const claim = (Date.now() + 60_000) | 0;
+  t.is(await claimOnceAsleep(claim), claim);
 });
 
 test('writing into a closed ring throws RingClosedError', (t) => {
