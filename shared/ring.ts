@@ -65,7 +65,7 @@ import { WakeWord } from './wake.js';
 // hammer sit on separate 64-byte cache lines.
 export const HEAD = 0; // consumer's read position
 export const WAITERS = 1; // producers waiting for space (the consumer notifies HEAD only when nonzero)
-export const SPINNER = 2; // nonzero while a producer spins, watching HEAD for space: when its claim lapses (spinWhile in ring_writer.ts)
+export const SPINNER = 2; // while a producer spins, watching HEAD for space: when its claim lapses (ms); else 0 (spinWhile in ring_writer.ts)
 export const TAIL = 16; // reservation position
 export const PRODUCER_IDS = 17; // last producer id handed out (for fragments)
 export const LAPS = 18; // times HEAD has wrapped past 2^32 (see HeadCache in ring_writer.ts); on TAIL's line, which producers hold anyway

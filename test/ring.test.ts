@@ -157,27 +157,26 @@ test.serial('a producer asleep on a full ring wakes at notifyProducers, not at t
 
 /**
  * Sets the ring's spinner claim to `claim`, runs a blocking producer into
- * the full ring until it sleeps (it spins first, if it may), and returns
- * the claim then.
+ * the full ring until it sleeps (it spins first, if it may), closes the
+ * ring, and returns the claim once the producer has ended.
  */
-async function claimOnceAsleep(claim: number): Promise<number> {
+async function claimAfterBlockedProducer(claim: number): Promise<number> {
   const ring = Ring.create(256);
   Atomics.store(ring.words, SPINNER, claim);
   const reports = produce({ buffer: ring.buffer, producer: 0, count: 1_000, mayBlock: true, filler: false });
   await until(() => Atomics.load(ring.words, WAITERS) === 1);
-  const seen = Atomics.load(ring.words, SPINNER);
   ring.close();
   await reports;
-  return seen;
+  return Atomics.load(ring.words, SPINNER);
 }
 
 test('a spinner claim left by a thread that ended mid-spin lapses: the next blocked producer takes it over and releases it', async (t) => {
-  t.is(await claimOnceAsleep((Date.now() - 60_000) | 0), 0);
+  t.is(await claimAfterBlockedProducer((Date.now() - 60_000) | 0), 0);
 });
 
 test('a live spinner claim is left alone: a blocked producer sleeps without spinning', async (t) => {
   const claim = (Date.now() + 60_000) | 0;
-  t.is(await claimOnceAsleep(claim), claim);
+  t.is(await claimAfterBlockedProducer(claim), claim);
 });
 
 test('writing into a closed ring throws RingClosedError', (t) => {
